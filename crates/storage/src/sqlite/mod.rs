@@ -1,0 +1,89 @@
+//! The embedded store: one SQLite file, for `starling dev` and single-node installs.
+
+mod accounts;
+#[cfg(test)]
+mod tests;
+
+use std::path::Path;
+use std::time::Duration;
+
+use sqlx::SqlitePool;
+use sqlx::migrate::Migrator;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
+
+use crate::StoreError;
+use crate::error::{db_error, migrate_error};
+
+/// The schema, embedded so that the binary needs no files beside the database.
+static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/sqlite");
+
+/// How long a statement waits for another connection's (or process's) write lock before
+/// failing with [`StoreError::Unavailable`]. Writes here are a few rows, so anything near this
+/// long means something is wrong; waiting absorbs the normal contention between the admin CLI
+/// and a running server sharing the file.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Connections per file-backed pool. SQLite serializes writers anyway; a few connections let
+/// reads (SASL lookups) proceed in parallel under WAL while a write is in progress.
+const MAX_CONNECTIONS: u32 = 4;
+
+/// The SQLite implementation of every store trait.
+///
+/// Cloning is cheap and shares the connection pool.
+#[derive(Clone, Debug)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens the database file at `path`, creating it if needed, and brings its schema up to
+    /// date.
+    ///
+    /// The file is put in WAL mode with a busy timeout, so that several processes can use it
+    /// at once: an account added by `starling user add` while the server runs can log in
+    /// immediately, without a restart. Foreign keys are enforced (SQLite's default is off),
+    /// which is what makes deleting an account delete its credentials.
+    pub async fn open(path: &Path) -> Result<SqliteStore, StoreError> {
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .busy_timeout(BUSY_TIMEOUT)
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(MAX_CONNECTIONS)
+            .connect_with(options)
+            .await
+            .map_err(|e| db_error(e).context(&format!("opening {}", path.display())))?;
+        Self::migrated(pool).await
+    }
+
+    /// A private, empty in-memory database, for tests.
+    ///
+    /// An in-memory SQLite database lives only as long as its one connection and is invisible
+    /// to any other, so the pool holds exactly one connection and never closes it.
+    pub async fn open_in_memory() -> Result<SqliteStore, StoreError> {
+        let options = SqliteConnectOptions::new()
+            .in_memory(true)
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .min_connections(1)
+            .max_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .connect_with(options)
+            .await
+            .map_err(db_error)?;
+        Self::migrated(pool).await
+    }
+
+    /// The underlying pool, for stores of other concerns built on the same database.
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    async fn migrated(pool: SqlitePool) -> Result<SqliteStore, StoreError> {
+        MIGRATOR.run(&pool).await.map_err(migrate_error)?;
+        Ok(SqliteStore { pool })
+    }
+}

@@ -1,0 +1,55 @@
+use super::*;
+
+#[test]
+fn writes_namespace_only_where_it_changes() {
+    let msg = Element::new("message", ns::JABBER_CLIENT)
+        .with_attr("to", "juliet@example.com")
+        .with_child(Element::new("body", ns::JABBER_CLIENT).with_text("a < b & 'c'"))
+        .with_child(Element::new("x", "urn:example:ext").with_attr("v", "\"q\""));
+    let mut out = String::new();
+    msg.write_to(&mut out, ns::JABBER_CLIENT);
+    assert_eq!(
+        out,
+        "<message to='juliet@example.com'><body>a &lt; b &amp; 'c'</body>\
+         <x xmlns='urn:example:ext' v='&quot;q&quot;'/></message>"
+    );
+}
+
+#[test]
+fn stream_namespace_uses_the_stream_prefix() {
+    let features = Element::new("features", ns::STREAM)
+        .with_child(Element::new("bind", ns::BIND))
+        .with_child(Element::new("ver", "urn:xmpp:features:rosterver"));
+    let mut out = String::new();
+    features.write_to(&mut out, ns::JABBER_CLIENT);
+    assert_eq!(
+        out,
+        "<stream:features><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/>\
+         <ver xmlns='urn:xmpp:features:rosterver'/></stream:features>"
+    );
+}
+
+#[test]
+fn text_nodes_merge_and_attributes_replace() {
+    let mut e = Element::new("status", ns::JABBER_CLIENT);
+    e.push_text("away ");
+    e.push_text("now");
+    e.set_attr("xml:lang", "en");
+    e.set_attr("xml:lang", "de");
+    assert_eq!(e.text(), "away now");
+    assert_eq!(e.nodes().len(), 1);
+    assert_eq!(e.attr("xml:lang"), Some("de"));
+    assert_eq!(e.remove_attr("xml:lang").as_deref(), Some("de"));
+    assert_eq!(e.attr("xml:lang"), None);
+}
+
+#[test]
+fn set_ns_deep_moves_only_same_namespace_descendants() {
+    let mut e = Element::new("message", ns::JABBER_SERVER)
+        .with_child(Element::new("body", ns::JABBER_SERVER))
+        .with_child(Element::new("x", "urn:example:ext"));
+    e.set_ns_deep(ns::JABBER_CLIENT);
+    assert_eq!(e.ns(), ns::JABBER_CLIENT);
+    assert!(e.get_child("body", ns::JABBER_CLIENT).is_some());
+    assert!(e.get_child("x", "urn:example:ext").is_some());
+}

@@ -1,0 +1,371 @@
+//! The client side of RFC 6120 stream negotiation: connect, STARTTLS or direct TLS, SASL
+//! (SCRAM or PLAIN), resource binding. It serves the integration tests and the load
+//! generator, which need a lean, fully controllable client rather than a full library.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use rustls_pki_types::ServerName;
+use tokio::io::{ReadHalf, WriteHalf};
+use tokio::net::TcpStream;
+use xmpp_core::sasl::{ClientChannelBinding, Mechanism, ScramClient, plain_client_message};
+use xmpp_core::{Element, Jid, StreamError, ns};
+
+use crate::{ReadError, ReaderLimits, StreamEvent, StreamHeader, Transport, XmlReader, XmlWriter};
+
+/// What went wrong on the client side.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The transport failed.
+    #[error("i/o: {0}")]
+    Io(#[from] std::io::Error),
+    /// What the server sent could not be read.
+    #[error("read: {0}")]
+    Read(#[from] ReadError),
+    /// The server closed the stream with a stream error.
+    #[error("stream error from server: {0}")]
+    Stream(StreamError),
+    /// SASL failed with this condition (RFC 6120 §6.5).
+    #[error("authentication failed: {0}")]
+    Sasl(String),
+    /// The server did something the protocol does not allow here.
+    #[error("protocol: {0}")]
+    Protocol(String),
+    /// TLS setup failed.
+    #[error("tls: {0}")]
+    Tls(String),
+}
+
+type Reader = XmlReader<ReadHalf<Transport<TcpStream>>>;
+type Writer = XmlWriter<WriteHalf<Transport<TcpStream>>>;
+
+/// A client-side XML stream over TCP or TLS.
+#[derive(Debug)]
+pub struct ClientStream {
+    reader: Reader,
+    writer: Writer,
+    domain: String,
+    features: Element,
+    tls_exporter: Option<Vec<u8>>,
+    tls: bool,
+}
+
+impl ClientStream {
+    /// Connects over plain TCP and opens the stream to `domain`.
+    pub async fn connect(addr: SocketAddr, domain: &str) -> Result<Self, ClientError> {
+        let tcp = TcpStream::connect(addr).await?;
+        tcp.set_nodelay(true)?;
+        Self::open(Transport::Plain(tcp), domain).await
+    }
+
+    /// Connects with direct TLS (XEP-0368) and opens the stream.
+    pub async fn connect_direct_tls(
+        addr: SocketAddr,
+        domain: &str,
+        tls: Arc<rustls::ClientConfig>,
+    ) -> Result<Self, ClientError> {
+        let tcp = TcpStream::connect(addr).await?;
+        tcp.set_nodelay(true)?;
+        let tls = tls_connect(tcp, domain, tls).await?;
+        Self::open(tls, domain).await
+    }
+
+    async fn open(conn: Transport<TcpStream>, domain: &str) -> Result<Self, ClientError> {
+        let tls_exporter = conn.tls_exporter();
+        let tls = conn.is_tls();
+        let (r, w) = tokio::io::split(conn);
+        let mut stream = Self {
+            reader: XmlReader::new(r, ReaderLimits::default()),
+            writer: XmlWriter::new(w, ns::JABBER_CLIENT),
+            domain: domain.to_owned(),
+            features: Element::new("features", ns::STREAM),
+            tls_exporter,
+            tls,
+        };
+        stream.restart().await?;
+        Ok(stream)
+    }
+
+    /// Sends a new stream header and reads the server's header and features (RFC 6120 §4.3).
+    pub async fn restart(&mut self) -> Result<(), ClientError> {
+        self.reader.restart();
+        let header = StreamHeader {
+            to: Some(self.domain.clone()),
+            from: None,
+            id: None,
+            version: Some("1.0".into()),
+            lang: Some("en".into()),
+            content_ns: ns::JABBER_CLIENT.into(),
+        };
+        self.writer.write_header(&header).await?;
+        self.writer.flush().await?;
+        match self.next_event().await? {
+            StreamEvent::Open(_) => {}
+            other => {
+                return Err(ClientError::Protocol(format!(
+                    "expected a stream header, got {other:?}"
+                )));
+            }
+        }
+        let features = self.next_element().await?;
+        if !features.is("features", ns::STREAM) {
+            return Err(ClientError::Protocol(format!(
+                "expected features, got {features}"
+            )));
+        }
+        self.features = features;
+        Ok(())
+    }
+
+    /// The stream features of the current stream.
+    pub fn features(&self) -> &Element {
+        &self.features
+    }
+
+    /// SASL mechanisms the server offers.
+    pub fn mechanisms(&self) -> Vec<String> {
+        self.features
+            .get_child("mechanisms", ns::SASL)
+            .map(|m| m.children().map(Element::text).collect())
+            .unwrap_or_default()
+    }
+
+    /// Whether the transport is TLS.
+    pub fn is_tls(&self) -> bool {
+        self.tls
+    }
+
+    /// Negotiates STARTTLS (RFC 6120 §5) and restarts the stream.
+    pub async fn starttls(self, tls: Arc<rustls::ClientConfig>) -> Result<Self, ClientError> {
+        let Self {
+            reader,
+            mut writer,
+            domain,
+            ..
+        } = self;
+        writer
+            .write_element(&Element::new("starttls", ns::TLS))
+            .await?;
+        let mut reader = reader;
+        let reply = loop {
+            match reader.next().await? {
+                StreamEvent::Element(e) => break e,
+                StreamEvent::Keepalive => {}
+                other => {
+                    return Err(ClientError::Protocol(format!(
+                        "expected proceed, got {other:?}"
+                    )));
+                }
+            }
+        };
+        if !reply.is("proceed", ns::TLS) {
+            return Err(ClientError::Protocol(format!("STARTTLS refused: {reply}")));
+        }
+        let conn = reader.into_inner().unsplit(writer.into_inner());
+        let Transport::Plain(tcp) = conn else {
+            return Err(ClientError::Protocol("TLS already negotiated".into()));
+        };
+        let conn = tls_connect(tcp, &domain, tls).await?;
+        Self::open(conn, &domain).await
+    }
+
+    /// Authenticates with `mechanism` (RFC 6120 §6) and restarts the stream.
+    pub async fn authenticate(
+        &mut self,
+        mechanism: Mechanism,
+        username: &str,
+        password: &str,
+    ) -> Result<(), ClientError> {
+        let offered_plus = self.mechanisms().iter().any(|m| m.ends_with("-PLUS"));
+        let mut auth = Element::new("auth", ns::SASL).with_attr("mechanism", mechanism.as_str());
+        if mechanism == Mechanism::Plain {
+            auth.push_text(BASE64.encode(plain_client_message(username, password)));
+            self.writer.write_element(&auth).await?;
+            return self.finish_sasl(None).await;
+        }
+        let cb = match (&self.tls_exporter, mechanism.is_plus()) {
+            (Some(data), true) => ClientChannelBinding::TlsExporter(data.clone()),
+            (Some(_), false) if !offered_plus => ClientChannelBinding::SupportedButNotOffered,
+            _ => ClientChannelBinding::None,
+        };
+        let mut scram = ScramClient::new(mechanism, username, password, cb)
+            .map_err(|f| ClientError::Sasl(f.as_str().into()))?;
+        auth.push_text(BASE64.encode(scram.client_first()));
+        self.writer.write_element(&auth).await?;
+        let challenge = self.sasl_step().await?;
+        let client_final = scram
+            .handle_server_first(&challenge)
+            .map_err(|f| ClientError::Sasl(f.as_str().into()))?;
+        self.writer
+            .write_element(
+                &Element::new("response", ns::SASL).with_text(BASE64.encode(client_final)),
+            )
+            .await?;
+        self.finish_sasl(Some(&scram)).await
+    }
+
+    /// Reads a `<challenge/>`; a `<failure/>` becomes [`ClientError::Sasl`].
+    async fn sasl_step(&mut self) -> Result<Vec<u8>, ClientError> {
+        let e = self.next_element().await?;
+        if e.is("challenge", ns::SASL) {
+            return BASE64
+                .decode(e.text().trim())
+                .map_err(|_| ClientError::Protocol("bad base64 in challenge".into()));
+        }
+        Err(sasl_error(&e))
+    }
+
+    async fn finish_sasl(&mut self, scram: Option<&ScramClient>) -> Result<(), ClientError> {
+        let e = self.next_element().await?;
+        if !e.is("success", ns::SASL) {
+            return Err(sasl_error(&e));
+        }
+        if let Some(scram) = scram {
+            let data = BASE64
+                .decode(e.text().trim())
+                .map_err(|_| ClientError::Protocol("bad base64 in success".into()))?;
+            scram
+                .verify_server_final(&data)
+                .map_err(|f| ClientError::Sasl(format!("server signature: {}", f.as_str())))?;
+        }
+        self.restart().await
+    }
+
+    /// Binds a resource (RFC 6120 §7); `None` lets the server choose. Returns the full JID.
+    pub async fn bind(&mut self, resource: Option<&str>) -> Result<Jid, ClientError> {
+        let mut bind = Element::new("bind", ns::BIND);
+        if let Some(r) = resource {
+            bind.push_child(Element::new("resource", ns::BIND).with_text(r));
+        }
+        let iq = Element::new("iq", ns::JABBER_CLIENT)
+            .with_attr("type", "set")
+            .with_attr("id", "bind-1")
+            .with_child(bind);
+        self.writer.write_element(&iq).await?;
+        let reply = self.next_element().await?;
+        let jid = reply
+            .get_child("bind", ns::BIND)
+            .and_then(|b| b.get_child("jid", ns::BIND))
+            .map(Element::text);
+        match (reply.attr("type"), jid) {
+            (Some("result"), Some(jid)) => {
+                Jid::new(jid.trim()).map_err(|e| ClientError::Protocol(format!("bound JID: {e}")))
+            }
+            _ => Err(ClientError::Protocol(format!("bind failed: {reply}"))),
+        }
+    }
+
+    /// Connects, negotiates TLS as offered, authenticates with the strongest offered SCRAM
+    /// mechanism and binds: the usual login in one call.
+    pub async fn login(
+        addr: SocketAddr,
+        domain: &str,
+        username: &str,
+        password: &str,
+        resource: Option<&str>,
+        tls: Option<Arc<rustls::ClientConfig>>,
+    ) -> Result<(Self, Jid), ClientError> {
+        let mut stream = Self::connect(addr, domain).await?;
+        if let Some(tls) = tls
+            && stream.features.get_child("starttls", ns::TLS).is_some()
+        {
+            stream = stream.starttls(tls).await?;
+        }
+        let offered = stream.mechanisms();
+        let mechanism = [
+            "SCRAM-SHA-256-PLUS",
+            "SCRAM-SHA-256",
+            "SCRAM-SHA-1",
+            "PLAIN",
+        ]
+        .into_iter()
+        .find(|m| offered.iter().any(|o| o == m))
+        .and_then(Mechanism::from_name)
+        .ok_or_else(|| ClientError::Protocol(format!("no usable mechanism in {offered:?}")))?;
+        stream.authenticate(mechanism, username, password).await?;
+        let jid = stream.bind(resource).await?;
+        Ok((stream, jid))
+    }
+
+    /// Sends one element and flushes.
+    pub async fn send(&mut self, e: &Element) -> Result<(), ClientError> {
+        Ok(self.writer.write_element(e).await?)
+    }
+
+    /// Queues one element without flushing (for batching).
+    pub fn queue(&mut self, e: &Element) {
+        self.writer.queue_element(e);
+    }
+
+    /// Flushes queued elements.
+    pub async fn flush(&mut self) -> Result<(), ClientError> {
+        Ok(self.writer.flush().await?)
+    }
+
+    /// Sends raw text (for tests of malformed input).
+    pub async fn send_raw(&mut self, s: &str) -> Result<(), ClientError> {
+        Ok(self.writer.write_raw(s).await?)
+    }
+
+    /// Closes our stream (RFC 6120 §4.4).
+    pub async fn close(&mut self) -> Result<(), ClientError> {
+        Ok(self.writer.write_close().await?)
+    }
+
+    /// The next stream event.
+    pub async fn next_event(&mut self) -> Result<StreamEvent, ClientError> {
+        Ok(self.reader.next().await?)
+    }
+
+    /// The next element, skipping keepalives; a `<stream:error/>` becomes
+    /// [`ClientError::Stream`], a stream close a protocol error.
+    pub async fn next_element(&mut self) -> Result<Element, ClientError> {
+        loop {
+            match self.reader.next().await? {
+                StreamEvent::Element(e) => {
+                    if let Some(err) = StreamError::from_element(&e) {
+                        return Err(ClientError::Stream(err));
+                    }
+                    return Ok(e);
+                }
+                StreamEvent::Keepalive => {}
+                other => {
+                    return Err(ClientError::Protocol(format!(
+                        "expected an element, got {other:?}"
+                    )));
+                }
+            }
+        }
+    }
+}
+
+fn sasl_error(e: &Element) -> ClientError {
+    if e.is("failure", ns::SASL) {
+        let condition = e
+            .children()
+            .find(|c| c.name() != "text")
+            .map(|c| c.name().to_owned())
+            .unwrap_or_default();
+        return ClientError::Sasl(condition);
+    }
+    match StreamError::from_element(e) {
+        Some(err) => ClientError::Stream(err),
+        None => ClientError::Protocol(format!("unexpected {e}")),
+    }
+}
+
+async fn tls_connect(
+    tcp: TcpStream,
+    domain: &str,
+    config: Arc<rustls::ClientConfig>,
+) -> Result<Transport<TcpStream>, ClientError> {
+    let name =
+        ServerName::try_from(domain.to_owned()).map_err(|e| ClientError::Tls(e.to_string()))?;
+    let tls = tokio_rustls::TlsConnector::from(config)
+        .connect(name, tcp)
+        .await
+        .map_err(|e| ClientError::Tls(e.to_string()))?;
+    Ok(Transport::ClientTls(Box::new(tls)))
+}

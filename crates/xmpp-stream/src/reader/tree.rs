@@ -1,0 +1,283 @@
+//! Turning parser events into [`Element`]s: names, namespaces, attributes, text.
+//!
+//! Names are stored resolved (RFC 6120 §11.2 and §8.4: prefixes belong to one serialization
+//! and are re-created by `Element::write_to`), so namespace declarations are dropped. One
+//! exception: `Element` attributes carry no namespace, so a prefixed attribute (other than
+//! the always-bound `xml:`) keeps its prefix as written and its element gets an
+//! `xmlns:prefix` attribute with the binding. Without it the attribute could not be
+//! serialized again in a namespace-well-formed way (§11.3).
+
+use std::borrow::Cow;
+
+use quick_xml::XmlVersion;
+use quick_xml::escape::EscapeError;
+use quick_xml::events::BytesStart;
+use quick_xml::events::attributes::Attribute;
+use quick_xml::name::{NamespaceResolver, ResolveResult};
+use xmpp_core::{Element, Node, StreamError};
+
+use crate::ReaderLimits;
+use crate::error::{not_well_formed, policy_violation, restricted_xml};
+
+/// The namespace an element name resolved to, owned so the resolver can be used again.
+pub(super) enum ElementNs {
+    /// Bound to this namespace name (`""` when in no namespace).
+    Bound(String),
+    /// The prefix is not bound (a namespace-well-formedness error, XML-NAMES §5.1).
+    UnboundPrefix(String),
+}
+
+impl ElementNs {
+    pub(super) fn from_resolved(r: ResolveResult<'_>) -> Self {
+        match r {
+            ResolveResult::Bound(ns) => ElementNs::Bound(ns.into_inner().to_owned()),
+            ResolveResult::Unbound => ElementNs::Bound(String::new()),
+            ResolveResult::Unknown(prefix) => ElementNs::UnboundPrefix(prefix),
+        }
+    }
+}
+
+/// The element for a start (or empty-element) tag, with its attributes and no children.
+pub(super) fn open_element(
+    ns: String,
+    start: &BytesStart<'_>,
+    resolver: &NamespaceResolver,
+    limits: &ReaderLimits,
+) -> Result<Element, StreamError> {
+    let qname = start.name();
+    let qname = qname.as_ref();
+    check_qname(qname)?;
+    if qname.starts_with("xmlns:") {
+        // XML-NAMES §3: the xmlns prefix is reserved for declarations.
+        return Err(not_well_formed(format!(
+            "element name <{qname}> uses the xmlns prefix"
+        )));
+    }
+    check_attribute_separation(start.attributes_raw())?;
+    let mut element = Element::new(start.local_name().into_inner(), ns);
+    // Prefixes of prefixed attributes whose binding has to travel with the element.
+    let mut bindings: Vec<(&str, String)> = Vec::new();
+    let mut count = 0;
+    for attr in start.attributes() {
+        let attr = attr.map_err(|e| not_well_formed(format!("attribute syntax: {e}")))?;
+        count += 1;
+        if count > limits.max_attributes {
+            return Err(policy_violation(format!(
+                "more than {} attributes on one element",
+                limits.max_attributes
+            )));
+        }
+        let key = attr.key.into_inner();
+        check_qname(key)?;
+        if key == "xmlns" || key.starts_with("xmlns:") {
+            continue;
+        }
+        let value = attribute_value(&attr)?;
+        if let Some((prefix, _)) = key.split_once(':')
+            && prefix != "xml"
+        {
+            match resolver.resolve_attribute(attr.key).0 {
+                ResolveResult::Bound(ns) => {
+                    if !bindings.iter().any(|(p, _)| *p == prefix) {
+                        bindings.push((prefix, ns.into_inner().to_owned()));
+                    }
+                }
+                _ => {
+                    return Err(not_well_formed(format!(
+                        "attribute {key} uses an unbound namespace prefix"
+                    )));
+                }
+            }
+        }
+        element.set_attr(key, value);
+    }
+    for (prefix, ns) in bindings {
+        element.set_attr(format!("xmlns:{prefix}"), ns);
+    }
+    Ok(element)
+}
+
+/// XML §3.1 requires white space between attributes (`a='1'b='2'` is not well-formed); the
+/// parser's attribute iterator does not check it.
+fn check_attribute_separation(raw: &str) -> Result<(), StreamError> {
+    let mut rest = raw.as_bytes();
+    while let Some(open) = rest.iter().position(|&b| b == b'\'' || b == b'"') {
+        let quote = rest[open];
+        let after = &rest[open + 1..];
+        let Some(close) = after.iter().position(|&b| b == quote) else {
+            // An unterminated value; the attribute parser reports it.
+            return Ok(());
+        };
+        rest = &after[close + 1..];
+        if rest
+            .first()
+            .is_some_and(|&b| !matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
+        {
+            return Err(not_well_formed("attributes not separated by white space"));
+        }
+    }
+    Ok(())
+}
+
+/// The unescaped, normalized value of an attribute (XML §3.3.3).
+fn attribute_value(attr: &Attribute<'_>) -> Result<String, StreamError> {
+    if attr.value.contains('<') {
+        // XML §3.1, WFC "No < in Attribute Values".
+        return Err(not_well_formed("'<' in an attribute value"));
+    }
+    let value = attr
+        .normalized_value(XmlVersion::Implicit1_0)
+        .map_err(|e| match e {
+            quick_xml::Error::Escape(e) => escape_error(&e),
+            other => not_well_formed(format!("attribute value: {other}")),
+        })?;
+    if let Cow::Owned(decoded) = &value
+        && !decoded.chars().all(is_xml_char)
+    {
+        // A character reference to a character XML does not allow (XML §4.1, WFC "Legal
+        // Character"); literal ones are caught when the bytes are read.
+        return Err(not_well_formed(
+            "character reference to a non-XML character",
+        ));
+    }
+    Ok(value.into_owned())
+}
+
+pub(super) fn escape_error(e: &EscapeError) -> StreamError {
+    match e {
+        EscapeError::UnrecognizedEntity(_, name) if is_name(name) => {
+            restricted_xml(format!("entity reference &{name}; (RFC 6120 §11.1)"))
+        }
+        other => not_well_formed(format!("reference: {other}")),
+    }
+}
+
+/// What a general reference in character data stands for.
+pub(super) fn resolve_reference(name: &str) -> Result<ResolvedRef, StreamError> {
+    if let Some(number) = name.strip_prefix('#') {
+        let code = match number.strip_prefix('x') {
+            Some(hex) if !hex.is_empty() && hex.bytes().all(|b| b.is_ascii_hexdigit()) => {
+                u32::from_str_radix(hex, 16).ok()
+            }
+            None if !number.is_empty() && number.bytes().all(|b| b.is_ascii_digit()) => {
+                number.parse().ok()
+            }
+            _ => None,
+        };
+        return match code.and_then(char::from_u32).filter(|c| is_xml_char(*c)) {
+            Some(c) => Ok(ResolvedRef::Char(c)),
+            None => Err(not_well_formed(format!("bad character reference &{name};"))),
+        };
+    }
+    // XML §4.6: the five predefined entities are the only ones an XMPP stream may use
+    // (RFC 6120 §11.1).
+    match name {
+        "lt" => Ok(ResolvedRef::Str("<")),
+        "gt" => Ok(ResolvedRef::Str(">")),
+        "amp" => Ok(ResolvedRef::Str("&")),
+        "apos" => Ok(ResolvedRef::Str("'")),
+        "quot" => Ok(ResolvedRef::Str("\"")),
+        _ if is_name(name) => Err(restricted_xml(format!(
+            "entity reference &{name}; (RFC 6120 §11.1)"
+        ))),
+        _ => Err(not_well_formed("malformed reference")),
+    }
+}
+
+/// A resolved character or entity reference.
+pub(super) enum ResolvedRef {
+    Char(char),
+    Str(&'static str),
+}
+
+/// Appends character data to `e`, merging with a preceding text node without allocating a
+/// new string for it.
+pub(super) fn append_text(e: &mut Element, s: &str) {
+    if s.is_empty() {
+        return;
+    }
+    let nodes = e.nodes_mut();
+    if let Some(Node::Text(t)) = nodes.last_mut() {
+        t.push_str(s);
+    } else {
+        nodes.push(Node::Text(s.to_owned()));
+    }
+}
+
+/// Checks character data for the one constraint the parser does not: `]]>` may not appear
+/// literally (XML §2.4).
+pub(super) fn check_char_data(s: &str) -> Result<(), StreamError> {
+    // `>` is rare in text, so look for it first.
+    let bytes = s.as_bytes();
+    let mut from = 0;
+    while let Some(i) = bytes[from..].iter().position(|&b| b == b'>') {
+        let at = from + i;
+        if at >= 2 && &bytes[at - 2..at] == b"]]" {
+            return Err(not_well_formed("']]>' in character data"));
+        }
+        from = at + 1;
+    }
+    Ok(())
+}
+
+/// XML §2.2 `Char`.
+pub(super) fn is_xml_char(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
+}
+
+/// A qualified name (XML-NAMES §4): one NCName, or two joined by a colon.
+fn check_qname(name: &str) -> Result<(), StreamError> {
+    let valid = match name.split_once(':') {
+        None => is_ncname(name),
+        Some((prefix, local)) => is_ncname(prefix) && is_ncname(local),
+    };
+    if valid {
+        Ok(())
+    } else {
+        Err(not_well_formed(format!(
+            "'{name}' is not a qualified XML name"
+        )))
+    }
+}
+
+/// XML §2.3 `Name`.
+fn is_name(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars.next().is_some_and(|c| c == ':' || is_name_start(c))
+        && chars.all(|c| c == ':' || is_name_char(c))
+}
+
+/// XML-NAMES §3 `NCName`: a `Name` without colons.
+fn is_ncname(s: &str) -> bool {
+    if let [first, rest @ ..] = s.as_bytes()
+        && first.is_ascii_alphabetic() | (*first == b'_')
+        && rest
+            .iter()
+            .all(|&b| b.is_ascii_alphanumeric() | matches!(b, b'_' | b'-' | b'.'))
+    {
+        // The common, all-ASCII case.
+        return true;
+    }
+    let mut chars = s.chars();
+    chars.next().is_some_and(is_name_start) && chars.all(is_name_char)
+}
+
+/// XML §2.3 `NameStartChar`, without the colon.
+fn is_name_start(c: char) -> bool {
+    if c.is_ascii() {
+        return c.is_ascii_alphabetic() || c == '_';
+    }
+    matches!(c,
+        '\u{C0}'..='\u{D6}' | '\u{D8}'..='\u{F6}' | '\u{F8}'..='\u{2FF}' | '\u{370}'..='\u{37D}'
+        | '\u{37F}'..='\u{1FFF}' | '\u{200C}'..='\u{200D}' | '\u{2070}'..='\u{218F}'
+        | '\u{2C00}'..='\u{2FEF}' | '\u{3001}'..='\u{D7FF}' | '\u{F900}'..='\u{FDCF}'
+        | '\u{FDF0}'..='\u{FFFD}' | '\u{10000}'..='\u{EFFFF}')
+}
+
+/// XML §2.3 `NameChar`, without the colon.
+fn is_name_char(c: char) -> bool {
+    if c.is_ascii() {
+        return c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.');
+    }
+    is_name_start(c) || matches!(c, '\u{B7}' | '\u{300}'..='\u{36F}' | '\u{203F}'..='\u{2040}')
+}

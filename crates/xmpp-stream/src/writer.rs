@@ -1,0 +1,154 @@
+//! The writing side of an XML stream: a buffer that serializes elements and is flushed to
+//! the transport when the caller says so, so several stanzas can go out in one write.
+
+use tokio::io::{AsyncWrite, AsyncWriteExt};
+use xmpp_core::element::escape_into;
+use xmpp_core::{Element, StreamError, ns};
+
+use crate::StreamHeader;
+
+/// Queued bytes past this are written out (without a flush) by the next async call, so that
+/// batching cannot grow the buffer without bound.
+const HIGH_WATER: usize = 64 * 1024;
+
+/// Writes an XML stream to `W`.
+///
+/// Everything is serialized into an internal buffer first; `flush` (and the methods that say
+/// they flush) hands it to the transport and flushes the transport.
+pub struct XmlWriter<W> {
+    inner: W,
+    buf: String,
+    /// The default namespace of our stream header (RFC 6120 §4.8.2): top-level elements in
+    /// it are written without an `xmlns`.
+    content_ns: String,
+}
+
+impl<W: AsyncWrite + Unpin> XmlWriter<W> {
+    /// A writer whose stream content namespace is `content_ns` (`jabber:client` or
+    /// `jabber:server`).
+    pub fn new(inner: W, content_ns: &str) -> Self {
+        Self {
+            inner,
+            buf: String::new(),
+            content_ns: content_ns.to_owned(),
+        }
+    }
+
+    /// Queues an XML declaration and our stream header (RFC 6120 §4.7, §11.5), which also
+    /// sets the content namespace to the header's. Not flushed: stream features usually
+    /// follow at once.
+    pub async fn write_header(&mut self, header: &StreamHeader) -> std::io::Result<()> {
+        self.content_ns.clone_from(&header.content_ns);
+        let b = &mut self.buf;
+        b.push_str("<?xml version='1.0'?><stream:stream xmlns='");
+        escape_into(b, &header.content_ns, true);
+        b.push_str("' xmlns:stream='");
+        b.push_str(ns::STREAM);
+        b.push('\'');
+        for (name, value) in [
+            ("to", &header.to),
+            ("from", &header.from),
+            ("id", &header.id),
+            ("version", &header.version),
+            ("xml:lang", &header.lang),
+        ] {
+            if let Some(value) = value {
+                b.push(' ');
+                b.push_str(name);
+                b.push_str("='");
+                escape_into(b, value, true);
+                b.push('\'');
+            }
+        }
+        b.push('>');
+        self.write_if_full().await
+    }
+
+    /// Serializes `e` into the buffer without writing anything (for batching).
+    pub fn queue_element(&mut self, e: &Element) {
+        e.write_to(&mut self.buf, &self.content_ns);
+    }
+
+    /// Queues `e` and flushes.
+    pub async fn write_element(&mut self, e: &Element) -> std::io::Result<()> {
+        self.queue_element(e);
+        self.flush().await
+    }
+
+    /// Queues `s` as is, and flushes. For whitespace keepalives (RFC 6120 §4.6.1) and for
+    /// tests that need to send what an element cannot express.
+    pub async fn write_raw(&mut self, s: &str) -> std::io::Result<()> {
+        self.buf.push_str(s);
+        self.flush().await
+    }
+
+    /// Writes everything queued to the transport and flushes it.
+    pub async fn flush(&mut self) -> std::io::Result<()> {
+        self.write_queued().await?;
+        self.inner.flush().await
+    }
+
+    /// Sends a stream error and closes our stream (RFC 6120 §4.9.1.1: the error element,
+    /// then `</stream:stream>`), and flushes. Closing the transport is left to the caller,
+    /// which may wait for the peer's closing tag first (§4.4).
+    pub async fn write_error_and_close(&mut self, err: &StreamError) -> std::io::Result<()> {
+        self.queue_element(&err.to_element());
+        self.write_close().await
+    }
+
+    /// Closes our stream with `</stream:stream>` (RFC 6120 §4.4) and flushes.
+    pub async fn write_close(&mut self) -> std::io::Result<()> {
+        self.buf.push_str("</stream:stream>");
+        self.flush().await
+    }
+
+    /// Whether elements are queued that have not been written yet.
+    pub fn has_queued_data(&self) -> bool {
+        !self.buf.is_empty()
+    }
+
+    /// The transport. Anything queued and not flushed is lost.
+    pub fn into_inner(self) -> W {
+        self.inner
+    }
+
+    /// The transport.
+    pub fn get_ref(&self) -> &W {
+        &self.inner
+    }
+
+    /// The transport. Writing to it directly while elements are queued reorders the stream.
+    pub fn get_mut(&mut self) -> &mut W {
+        &mut self.inner
+    }
+
+    async fn write_if_full(&mut self) -> std::io::Result<()> {
+        if self.buf.len() >= HIGH_WATER {
+            self.write_queued().await?;
+        }
+        Ok(())
+    }
+
+    async fn write_queued(&mut self) -> std::io::Result<()> {
+        if !self.buf.is_empty() {
+            self.inner.write_all(self.buf.as_bytes()).await?;
+            self.buf.clear();
+            if self.buf.capacity() > HIGH_WATER {
+                self.buf = String::new();
+            }
+        }
+        Ok(())
+    }
+}
+
+impl<W> std::fmt::Debug for XmlWriter<W> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("XmlWriter")
+            .field("content_ns", &self.content_ns)
+            .field("queued", &self.buf.len())
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests;

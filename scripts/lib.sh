@@ -1,0 +1,38 @@
+# Shared by the scripts: checks and installs what building Starling needs on Debian.
+# Sourced, not run.
+
+# Installs Debian packages that are missing (as root, or through sudo when available).
+ensure_debian_packages() {
+    local missing=()
+    for pkg in "$@"; do
+        dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    command -v apt-get >/dev/null || { echo "missing packages: ${missing[*]} (install them)" >&2; return 1; }
+    local sudo=""
+    [ "$(id -u)" -ne 0 ] && sudo="sudo"
+    echo "installing ${missing[*]}" >&2
+    $sudo apt-get update -qq && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+# Checks for a Rust toolchain new enough for the workspace (rust-version in Cargo.toml).
+ensure_rust() {
+    local need
+    need=$(sed -n 's/^rust-version = "\(.*\)"/\1/p' "$(dirname "${BASH_SOURCE[0]}")/../Cargo.toml")
+    if ! command -v cargo >/dev/null; then
+        echo "Starling needs Rust $need or newer: install it with rustup (https://rustup.rs)" >&2
+        return 1
+    fi
+    local have
+    have=$(rustc --version | awk '{print $2}')
+    if [ "$(printf '%s\n%s\n' "$need" "$have" | sort -V | head -1)" != "$need" ]; then
+        echo "Starling needs Rust $need or newer, found $have: run 'rustup update'" >&2
+        return 1
+    fi
+}
+
+ensure_build_tools() {
+    ensure_rust
+    # ring and the bundled SQLite compile C.
+    command -v cc >/dev/null || ensure_debian_packages build-essential
+}

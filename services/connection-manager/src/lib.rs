@@ -1,0 +1,19 @@
+//! The client connection manager: listeners, TLS, SASL, resource binding, and the sessions
+//! bound on this process.
+//!
+//! Architecture invariant: this is the only crate that touches client sockets. It holds nothing
+//! durable; killing it loses only its connections.
+
+pub mod config;
+mod handlers;
+mod rate;
+pub mod registry;
+mod router;
+pub mod secrets;
+pub mod server;
+mod session;
+pub mod tls;
+
+pub use config::{C2sConfig, Limits, ResourceConflict, TlsSettings};
+pub use handlers::{ACCOUNT_FEATURES, SERVER_FEATURES};
+pub use server::{C2sServer, Listeners, run};

@@ -1,0 +1,268 @@
+//! The sessions bound on this connection manager, by JID, and the handle through which
+//! anything is delivered to one of them.
+//!
+//! Architecture invariant: delivering never waits on a client. A handle's queue is bounded
+//! ([`crate::config::Limits::outbound_queue`]); when it is full the session is closed with
+//! `<resource-constraint/>` and the stanza is reported undelivered.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use xmpp_core::{Element, Jid, StreamError, StreamErrorCondition};
+
+/// What a session's writer is asked to send.
+#[derive(Debug)]
+pub enum Outbound {
+    /// A stanza to write.
+    Stanza(Element),
+    /// Close the stream normally (`</stream:stream>`) after what is queued.
+    End,
+}
+
+/// Shared between a session's tasks and everyone holding its handle: the way to end it with a
+/// stream error.
+#[derive(Debug, Default)]
+pub struct SessionControl {
+    kill: CancellationToken,
+    reason: Mutex<Option<StreamError>>,
+}
+
+impl SessionControl {
+    /// Ends the session with `error`. The first reason given wins; later calls do nothing.
+    pub fn terminate(&self, error: StreamError) {
+        {
+            let mut reason = self.reason.lock().unwrap_or_else(|p| p.into_inner());
+            if reason.is_some() {
+                return;
+            }
+            *reason = Some(error);
+        }
+        self.kill.cancel();
+    }
+
+    /// Resolves once [`SessionControl::terminate`] was called.
+    pub async fn terminated(&self) {
+        self.kill.cancelled().await;
+    }
+
+    /// Whether the session was terminated.
+    pub fn is_terminated(&self) -> bool {
+        self.kill.is_cancelled()
+    }
+
+    /// The error the session was terminated with.
+    pub fn reason(&self) -> Option<StreamError> {
+        self.reason
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+}
+
+/// The outcome of a delivery attempt.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Delivery {
+    /// Queued for the client.
+    Queued,
+    /// The session is gone or was closed because its queue overflowed.
+    Undelivered,
+}
+
+/// A cheap, cloneable reference to a bound session.
+#[derive(Clone, Debug)]
+pub struct SessionHandle {
+    id: u64,
+    jid: Jid,
+    tx: mpsc::Sender<Outbound>,
+    control: Arc<SessionControl>,
+}
+
+impl SessionHandle {
+    /// A handle for the session `jid` writing into `tx`.
+    pub fn new(jid: Jid, tx: mpsc::Sender<Outbound>, control: Arc<SessionControl>) -> Self {
+        static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+        Self {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            jid,
+            tx,
+            control,
+        }
+    }
+
+    /// Unique id of the session within this process.
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// The session's full JID.
+    pub fn jid(&self) -> &Jid {
+        &self.jid
+    }
+
+    /// The session's control.
+    pub fn control(&self) -> &Arc<SessionControl> {
+        &self.control
+    }
+
+    /// Asks the writer to close the stream normally once what is queued is written
+    /// (RFC 6120 §4.4). Waits at most a moment for queue space, then terminates instead.
+    pub async fn end(&self) {
+        let wait = std::time::Duration::from_secs(1);
+        if tokio::time::timeout(wait, self.tx.send(Outbound::End))
+            .await
+            .is_err()
+        {
+            self.control
+                .terminate(StreamError::new(StreamErrorCondition::ResourceConstraint));
+        }
+    }
+
+    /// Queues `stanza` for the client without waiting. A full queue closes the session with
+    /// `<resource-constraint/>` (the slow-consumer policy).
+    pub fn deliver(&self, stanza: Element) -> Delivery {
+        match self.tx.try_send(Outbound::Stanza(stanza)) {
+            Ok(()) => Delivery::Queued,
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                tracing::warn!(jid = %self.jid, "outbound queue full, closing slow session");
+                self.control.terminate(StreamError::with_text(
+                    StreamErrorCondition::ResourceConstraint,
+                    "outbound queue full: the client does not read fast enough",
+                ));
+                Delivery::Undelivered
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => Delivery::Undelivered,
+        }
+    }
+}
+
+/// Why a resource could not be bound.
+#[derive(Debug, PartialEq, Eq)]
+pub enum BindRefused {
+    /// The resource is taken and the policy refuses the new session.
+    Conflict,
+}
+
+/// Bound sessions of this process, by bare JID then resource.
+#[derive(Debug, Default)]
+pub struct SessionRegistry {
+    by_bare: Mutex<HashMap<Jid, Vec<SessionHandle>>>,
+}
+
+impl SessionRegistry {
+    /// An empty registry.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Registers `handle` unless its full JID is already bound, in which case the bound
+    /// session is returned and nothing changes.
+    pub fn try_bind(&self, handle: SessionHandle) -> Result<(), SessionHandle> {
+        let mut map = self.lock();
+        let sessions = map.entry(handle.jid.bare()).or_default();
+        if let Some(existing) = sessions.iter().find(|s| s.jid == handle.jid) {
+            return Err(existing.clone());
+        }
+        sessions.push(handle);
+        Ok(())
+    }
+
+    /// Registers `handle`, replacing (and returning) a session bound to the same full JID.
+    pub fn replace(&self, handle: SessionHandle) -> Option<SessionHandle> {
+        let mut map = self.lock();
+        let sessions = map.entry(handle.jid.bare()).or_default();
+        let old = sessions
+            .iter()
+            .position(|s| s.jid == handle.jid)
+            .map(|i| sessions.swap_remove(i));
+        sessions.push(handle);
+        old
+    }
+
+    /// Removes the session `id` bound to `jid`, if it is still the one registered.
+    pub fn unbind(&self, jid: &Jid, id: u64) {
+        let mut map = self.lock();
+        let bare = jid.bare();
+        if let Some(sessions) = map.get_mut(&bare) {
+            sessions.retain(|s| s.id != id);
+            if sessions.is_empty() {
+                map.remove(&bare);
+            }
+        }
+    }
+
+    /// The session bound to the full JID `jid`.
+    pub fn get(&self, jid: &Jid) -> Option<SessionHandle> {
+        self.lock()
+            .get(&jid.bare())?
+            .iter()
+            .find(|s| &s.jid == jid)
+            .cloned()
+    }
+
+    /// The sessions of the bare JID `bare`.
+    pub fn sessions_of(&self, bare: &Jid) -> Vec<SessionHandle> {
+        self.lock().get(bare).cloned().unwrap_or_default()
+    }
+
+    /// Number of bound sessions.
+    pub fn len(&self) -> usize {
+        self.lock().values().map(Vec::len).sum()
+    }
+
+    /// Whether no session is bound.
+    pub fn is_empty(&self) -> bool {
+        self.lock().is_empty()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Jid, Vec<SessionHandle>>> {
+        self.by_bare.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn handle(jid: &str, cap: usize) -> (SessionHandle, mpsc::Receiver<Outbound>) {
+        let (tx, rx) = mpsc::channel(cap);
+        let h = SessionHandle::new(Jid::new(jid).unwrap(), tx, Arc::default());
+        (h, rx)
+    }
+
+    #[test]
+    fn a_full_queue_closes_the_session_with_resource_constraint() {
+        let (h, _rx) = handle("juliet@example.com/balcony", 1);
+        let msg = Element::new("message", xmpp_core::ns::JABBER_CLIENT);
+        assert_eq!(h.deliver(msg.clone()), Delivery::Queued);
+        assert_eq!(h.deliver(msg), Delivery::Undelivered);
+        assert!(h.control().is_terminated());
+        assert_eq!(
+            h.control().reason().unwrap().condition,
+            StreamErrorCondition::ResourceConstraint
+        );
+    }
+
+    #[test]
+    fn bind_unbind_and_lookup() {
+        let reg = SessionRegistry::new();
+        let (a, _ra) = handle("juliet@example.com/balcony", 4);
+        let (b, _rb) = handle("juliet@example.com/balcony", 4);
+        let (c, _rc) = handle("juliet@example.com/chamber", 4);
+        reg.try_bind(a.clone()).unwrap();
+        assert_eq!(reg.try_bind(b.clone()).unwrap_err().id(), a.id());
+        reg.try_bind(c.clone()).unwrap();
+        assert_eq!(reg.len(), 2);
+        let bare = Jid::new("juliet@example.com").unwrap();
+        assert_eq!(reg.sessions_of(&bare).len(), 2);
+        assert_eq!(reg.replace(b.clone()).unwrap().id(), a.id());
+        // An old session unbinding late must not remove its replacement.
+        reg.unbind(a.jid(), a.id());
+        assert_eq!(reg.get(b.jid()).unwrap().id(), b.id());
+        reg.unbind(b.jid(), b.id());
+        reg.unbind(c.jid(), c.id());
+        assert!(reg.is_empty());
+    }
+}

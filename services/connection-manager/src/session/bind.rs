@@ -1,0 +1,116 @@
+//! RFC 6120 §7: resource binding, with the conflict policy of §7.7.2.2 chosen in
+//! configuration.
+
+use std::sync::Arc;
+
+use tokio::sync::mpsc;
+use xmpp_core::{
+    Element, IqType, Jid, Stanza, StanzaError, StanzaErrorCondition, StreamError,
+    StreamErrorCondition, ns,
+};
+
+use super::stream::{End, Stream, random_id};
+use crate::config::ResourceConflict;
+use crate::registry::{Outbound, SessionControl, SessionHandle};
+use crate::server::C2sServer;
+
+/// A bound session: its registered handle and the queue its writer drains.
+#[derive(Debug)]
+pub(crate) struct BindOutcome {
+    pub(crate) handle: SessionHandle,
+    pub(crate) rx: mpsc::Receiver<Outbound>,
+}
+
+/// Handles a bind request. `Ok(None)` when the attempt failed with a stanza error that was
+/// sent (the client may retry, §7.7.3).
+pub(crate) async fn bind_resource(
+    server: &C2sServer,
+    stream: &mut Stream,
+    account: &Jid,
+    element: Element,
+) -> Result<Option<BindOutcome>, End> {
+    let stanza = Stanza::from_element(element).map_err(|_| End::Gone)?;
+    let bind = stanza
+        .iq_payload()
+        .filter(|p| p.is("bind", ns::BIND))
+        .cloned();
+    let (Ok(IqType::Set), Some(bind)) = (stanza.iq_type(), bind) else {
+        // §7.1: only a bind request is acceptable now.
+        return Err(End::error(
+            StreamErrorCondition::NotAuthorized,
+            "bind a resource first",
+        ));
+    };
+    let requested = bind
+        .get_child("resource", ns::BIND)
+        .map(|r| r.text().trim().to_owned())
+        .filter(|r| !r.is_empty());
+    let jid = match &requested {
+        Some(r) => match account.with_resource(r) {
+            Ok(jid) => jid,
+            Err(_) => {
+                // §7.7.2.1: a resourcepart that violates the OpaqueString profile.
+                return refuse(stream, &stanza, StanzaErrorCondition::BadRequest).await;
+            }
+        },
+        None => generated(account),
+    };
+    let (tx, rx) = mpsc::channel(server.config.limits.outbound_queue);
+    let control = Arc::new(SessionControl::default());
+    let handle = SessionHandle::new(jid.clone(), tx.clone(), control.clone());
+    let handle = match server.sessions.try_bind(handle.clone()) {
+        Ok(()) => handle,
+        Err(existing) => match server.config.resource_conflict {
+            ResourceConflict::Override => {
+                let resource = format!("{}.{}", requested.unwrap_or_default(), &random_id()[..8]);
+                let jid = account.with_resource(&resource).map_err(|_| End::Gone)?;
+                let handle = SessionHandle::new(jid, tx, control);
+                server.sessions.replace(handle.clone());
+                handle
+            }
+            ResourceConflict::Refuse => {
+                return refuse(stream, &stanza, StanzaErrorCondition::Conflict).await;
+            }
+            ResourceConflict::KickOld => {
+                existing.control().terminate(StreamError::with_text(
+                    StreamErrorCondition::Conflict,
+                    "another session bound this resource",
+                ));
+                let handle = SessionHandle::new(jid, tx, control);
+                server.sessions.replace(handle.clone());
+                handle
+            }
+        },
+    };
+    let mut result = stanza.iq_result();
+    result.push_child(
+        Element::new("bind", ns::BIND)
+            .with_child(Element::new("jid", ns::BIND).with_text(handle.jid().to_string())),
+    );
+    if let Err(end) = stream.send(&result).await {
+        server.sessions.unbind(handle.jid(), handle.id());
+        return Err(end);
+    }
+    tracing::info!(jid = %handle.jid(), "resource bound");
+    Ok(Some(BindOutcome { handle, rx }))
+}
+
+/// A server-generated resource (§7.6.1).
+fn generated(account: &Jid) -> Jid {
+    loop {
+        if let Ok(jid) = account.with_resource(&random_id()) {
+            return jid;
+        }
+    }
+}
+
+async fn refuse(
+    stream: &mut Stream,
+    request: &Stanza,
+    condition: StanzaErrorCondition,
+) -> Result<Option<BindOutcome>, End> {
+    if let Some(reply) = request.error_reply(&StanzaError::new(condition)) {
+        stream.send(&reply).await?;
+    }
+    Ok(None)
+}

@@ -1,0 +1,85 @@
+//! One client connection from accept to close: TLS (direct TLS), negotiation under the
+//! handshake deadline, then the bound session's reader and writer tasks.
+
+mod bind;
+mod bound;
+mod negotiate;
+mod sasl;
+mod stream;
+mod writer;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::net::TcpStream;
+use tokio::sync::OwnedSemaphorePermit;
+use tokio_util::sync::CancellationToken;
+use xmpp_core::StreamErrorCondition;
+use xmpp_stream::Transport;
+
+use self::stream::{End, Stream};
+use crate::server::C2sServer;
+
+/// Serves one accepted connection. `permit` is the connection slot taken before `accept`; it
+/// is released when this function returns.
+pub(crate) async fn serve_connection(
+    server: Arc<C2sServer>,
+    tcp: TcpStream,
+    peer: SocketAddr,
+    direct_tls: bool,
+    shutdown: CancellationToken,
+    _permit: OwnedSemaphorePermit,
+) {
+    let _ = tcp.set_nodelay(true);
+    let deadline = tokio::time::Instant::now() + server.config.limits.handshake_timeout();
+    let conn = if direct_tls {
+        // XEP-0368: TLS first, then the XML stream.
+        match tokio::time::timeout_at(deadline, server.tls_acceptor.accept(tcp)).await {
+            Ok(Ok(tls)) => Transport::Tls(Box::new(tls)),
+            Ok(Err(e)) => {
+                tracing::debug!(%peer, error = %e, "direct TLS handshake failed");
+                return;
+            }
+            Err(_) => return,
+        }
+    } else {
+        Transport::Plain(tcp)
+    };
+    let mut stream = Stream::new(conn, &server.config.limits);
+    let negotiated = tokio::select! {
+        r = tokio::time::timeout_at(deadline, negotiate::negotiate(&server, &mut stream)) => match r {
+            Ok(r) => r,
+            Err(_) => Err(End::error(StreamErrorCondition::ConnectionTimeout, "negotiation took too long")),
+        },
+        () = shutdown.cancelled() => Err(End::error(StreamErrorCondition::SystemShutdown, "server shutting down")),
+    };
+    let bound = match negotiated {
+        Ok(bound) => bound,
+        Err(end) => {
+            if let End::Error(err) = &end {
+                tracing::debug!(%peer, error = %err, "stream closed during negotiation");
+            }
+            stream.finish(&end, &server.config.domain).await;
+            return;
+        }
+    };
+    let Some((reader, writer)) = stream.into_parts() else {
+        server
+            .sessions
+            .unbind(bound.handle.jid(), bound.handle.id());
+        return;
+    };
+    let handle = bound.handle;
+    let writer_task = tokio::spawn(writer::run_writer(
+        writer,
+        bound.rx,
+        handle.control().clone(),
+        server.config.limits.keepalive(),
+    ));
+    bound::run_bound(&server, reader, &handle, &shutdown).await;
+    server.sessions.unbind(handle.jid(), handle.id());
+    if let Err(e) = writer_task.await {
+        tracing::warn!(error = %e, "session writer task failed");
+    }
+    tracing::info!(jid = %handle.jid(), "session closed");
+}

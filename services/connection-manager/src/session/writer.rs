@@ -1,0 +1,83 @@
+//! The task that owns a bound session's socket writer.
+//!
+//! It drains the session's bounded queue, batching whatever is already queued into one flush,
+//! sends whitespace keepalives when the stream has been quiet (RFC 6120 §4.6.1), and on
+//! termination writes the stream error and closes. Every socket write races the termination
+//! signal, so a client that stopped reading cannot pin this task.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use xmpp_core::{StreamError, StreamErrorCondition};
+
+use super::stream::Writer;
+use crate::registry::{Outbound, SessionControl};
+
+/// Most stanzas written between two flushes, so one busy session cannot delay its own
+/// flush indefinitely.
+const MAX_BATCH: usize = 64;
+
+/// How long a closing write may take before the connection is simply dropped.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Writes queued stanzas until the queue ends or the session is terminated.
+pub(crate) async fn run_writer(
+    mut writer: Writer,
+    mut rx: mpsc::Receiver<Outbound>,
+    control: Arc<SessionControl>,
+    keepalive: Option<Duration>,
+) {
+    loop {
+        let idle = async {
+            match keepalive {
+                Some(d) => tokio::time::sleep(d).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            biased;
+            () = control.terminated() => break,
+            item = rx.recv() => {
+                let mut end = false;
+                match item {
+                    Some(Outbound::Stanza(e)) => writer.queue_element(&e),
+                    Some(Outbound::End) | None => end = true,
+                }
+                let mut batched = 1;
+                while !end && batched < MAX_BATCH {
+                    match rx.try_recv() {
+                        Ok(Outbound::Stanza(e)) => writer.queue_element(&e),
+                        Ok(Outbound::End) | Err(mpsc::error::TryRecvError::Disconnected) => end = true,
+                        Err(mpsc::error::TryRecvError::Empty) => break,
+                    }
+                    batched += 1;
+                }
+                if end {
+                    let _ = tokio::time::timeout(CLOSE_TIMEOUT, writer.write_close()).await;
+                    return;
+                }
+                tokio::select! {
+                    biased;
+                    () = control.terminated() => break,
+                    r = writer.flush() => if r.is_err() {
+                        control.terminate(StreamError::new(StreamErrorCondition::UndefinedCondition));
+                        return;
+                    },
+                }
+            }
+            () = idle => {
+                tokio::select! {
+                    biased;
+                    () = control.terminated() => break,
+                    r = writer.write_raw(" ") => if r.is_err() { return },
+                }
+            }
+        }
+    }
+    // Terminated: the reason goes out as a stream error, as far as the socket still takes it.
+    let reason = control
+        .reason()
+        .unwrap_or_else(|| StreamError::new(StreamErrorCondition::UndefinedCondition));
+    let _ = tokio::time::timeout(CLOSE_TIMEOUT, writer.write_error_and_close(&reason)).await;
+}

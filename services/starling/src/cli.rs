@@ -1,0 +1,111 @@
+//! The command line. Flags override `STARLING_*` environment variables, which override the
+//! config file, which overrides the defaults.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use serde::Serialize;
+
+/// Starling, a clustered XMPP server.
+#[derive(Debug, Parser)]
+#[command(name = "starling", version, about)]
+pub struct Cli {
+    /// What to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The roles and admin commands of the binary.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run every service in one process on embedded storage (for trying Starling and for
+    /// single-node installs).
+    Dev(DevArgs),
+    /// Manage accounts in the embedded store.
+    User {
+        /// The account operation.
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+}
+
+/// Flags of `starling dev`. Each one is optional so that the file and environment can set it.
+#[derive(Debug, Args, Serialize)]
+pub struct DevArgs {
+    /// TOML configuration file.
+    #[arg(long, short = 'c', env = "STARLING_CONFIG")]
+    #[serde(skip)]
+    pub config: Option<PathBuf>,
+    /// Directory for the database, the self-signed certificate and other state
+    /// [default: ./starling-data].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<PathBuf>,
+    /// XMPP domain served [default: localhost].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub domain: Option<String>,
+    /// STARTTLS client listener [default: 127.0.0.1:5222].
+    #[arg(long, value_name = "HOST:PORT")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<SocketAddr>,
+    /// Direct TLS client listener, XEP-0368 [default: 127.0.0.1:5223].
+    #[arg(long, value_name = "HOST:PORT")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen_tls: Option<SocketAddr>,
+}
+
+/// Where the embedded store is.
+#[derive(Debug, Args)]
+pub struct StoreArgs {
+    /// Data directory of `starling dev`.
+    #[arg(long, env = "STARLING_DATA_DIR", default_value = "./starling-data")]
+    pub data_dir: PathBuf,
+}
+
+/// Account operations.
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create an account.
+    Add {
+        /// The account's bare JID, e.g. juliet@localhost.
+        jid: String,
+        /// The password; read from standard input when omitted.
+        #[arg(long)]
+        password: Option<String>,
+        /// PBKDF2 iterations of the stored SCRAM keys (RFC 7677 asks for at least 4096).
+        #[arg(long, default_value_t = 4096)]
+        iterations: u32,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Change an account's password.
+    Passwd {
+        /// The account's bare JID.
+        jid: String,
+        /// The new password; read from standard input when omitted.
+        #[arg(long)]
+        password: Option<String>,
+        /// PBKDF2 iterations of the stored SCRAM keys.
+        #[arg(long, default_value_t = 4096)]
+        iterations: u32,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Delete an account.
+    Del {
+        /// The account's bare JID.
+        jid: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// List accounts, one bare JID per line.
+    List {
+        /// Only accounts of this domain.
+        #[arg(long)]
+        domain: Option<String>,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}

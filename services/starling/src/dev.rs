@@ -1,0 +1,150 @@
+//! `starling dev`: every service in one process on the embedded SQLite store, with a
+//! self-signed certificate kept in the data directory unless one is configured.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use connection_manager::{C2sConfig, Limits, Listeners, ResourceConflict, TlsSettings};
+use serde::{Deserialize, Serialize};
+use service_kit::telemetry::{LogFormat, init_logging};
+use service_kit::{ConfigSources, load_config};
+use storage::SqliteStore;
+
+use crate::cli::DevArgs;
+
+/// The settings of `starling dev`: the connection manager's plus the data directory.
+/// Keys are flat so that `--domain`, `domain = …` and `STARLING_DOMAIN` name the same setting.
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DevConfig {
+    /// Database, certificate and other state.
+    pub data_dir: PathBuf,
+    /// See [`C2sConfig::domain`].
+    pub domain: String,
+    /// See [`C2sConfig::listen`].
+    pub listen: SocketAddr,
+    /// See [`C2sConfig::listen_tls`].
+    pub listen_tls: Option<SocketAddr>,
+    /// See [`C2sConfig::tls`].
+    pub tls: TlsSettings,
+    /// See [`C2sConfig::limits`].
+    pub limits: Limits,
+    /// See [`C2sConfig::resource_conflict`].
+    pub resource_conflict: ResourceConflict,
+    /// See [`C2sConfig::sasl_mechanisms`].
+    pub sasl_mechanisms: Vec<String>,
+}
+
+impl Default for DevConfig {
+    fn default() -> Self {
+        let c2s = C2sConfig::default();
+        Self {
+            data_dir: PathBuf::from("./starling-data"),
+            domain: c2s.domain,
+            listen: c2s.listen,
+            listen_tls: c2s.listen_tls,
+            tls: c2s.tls,
+            limits: c2s.limits,
+            resource_conflict: c2s.resource_conflict,
+            sasl_mechanisms: c2s.sasl_mechanisms,
+        }
+    }
+}
+
+impl DevConfig {
+    /// Loads and validates the configuration of `starling dev`.
+    pub fn load(args: &DevArgs, env: Vec<(String, String)>) -> Result<(Self, C2sConfig), String> {
+        let sources = ConfigSources {
+            file: args.config.clone(),
+            env,
+        };
+        let config: DevConfig = load_config(&sources, args).map_err(|e| e.to_string())?;
+        let domain = xmpp_core::jid::normalize_domainpart(&config.domain)
+            .map_err(|e| format!("domain {:?} is not a valid domain: {e}", config.domain))?;
+        let c2s = C2sConfig {
+            domain,
+            listen: config.listen,
+            listen_tls: config.listen_tls,
+            tls: config.tls.clone(),
+            limits: config.limits.clone(),
+            resource_conflict: config.resource_conflict,
+            sasl_mechanisms: config.sasl_mechanisms.clone(),
+        };
+        c2s.validate()?;
+        Ok((config, c2s))
+    }
+}
+
+/// Entry point of the role: exit code 2 for bad configuration, 1 for runtime failures.
+pub fn main(args: DevArgs) -> ExitCode {
+    init_logging(LogFormat::from_env(), "info");
+    let (config, c2s) = match DevConfig::load(&args, std::env::vars().collect()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("starling: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("starling: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(config, c2s)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("starling: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(config: DevConfig, c2s: C2sConfig) -> Result<(), String> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    std::fs::create_dir_all(&config.data_dir).map_err(|e| {
+        format!(
+            "cannot create data directory {}: {e}",
+            config.data_dir.display()
+        )
+    })?;
+    let store = SqliteStore::open(&config.data_dir.join("starling.db"))
+        .await
+        .map_err(|e| format!("cannot open the database: {e}"))?;
+    let (cert, key) = match (&c2s.tls.cert_file, &c2s.tls.key_file) {
+        (Some(c), Some(k)) => (c.clone(), k.clone()),
+        _ => connection_manager::tls::ensure_self_signed(&config.data_dir.join("tls"), &c2s.domain)
+            .map_err(|e| e.to_string())?,
+    };
+    let tls = connection_manager::tls::server_config(&cert, &key, &c2s.tls.versions)
+        .map_err(|e| e.to_string())?;
+    let decoy_path = config.data_dir.join("scram-decoy.key");
+    let decoy = connection_manager::secrets::ensure_secret(&decoy_path)
+        .map_err(|e| format!("cannot read or create {}: {e}", decoy_path.display()))?;
+    let listeners = Listeners::bind(&c2s).await.map_err(|e| {
+        format!(
+            "cannot listen on {} / {:?}: {e}",
+            c2s.listen, c2s.listen_tls
+        )
+    })?;
+    tracing::info!(domain = %c2s.domain, data_dir = %config.data_dir.display(), "starling dev starting");
+    let server = connection_manager::C2sServer::new(c2s, tls, Arc::new(store), decoy);
+    let shutdown = service_kit::Shutdown::new();
+    let signal = shutdown.clone();
+    tokio::spawn(async move {
+        service_kit::wait_for_signal().await;
+        signal.cancel();
+    });
+    connection_manager::run(server, listeners, shutdown).await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,62 @@
+use super::*;
+
+fn args() -> DevArgs {
+    DevArgs {
+        config: None,
+        data_dir: None,
+        domain: None,
+        listen: None,
+        listen_tls: None,
+    }
+}
+
+#[test]
+fn defaults_are_the_documented_ones() {
+    let (config, c2s) = DevConfig::load(&args(), vec![]).unwrap();
+    assert_eq!(config.data_dir, PathBuf::from("./starling-data"));
+    assert_eq!(c2s.domain, "localhost");
+    assert_eq!(c2s.listen.to_string(), "127.0.0.1:5222");
+    assert_eq!(c2s.listen_tls.unwrap().to_string(), "127.0.0.1:5223");
+    assert!(c2s.tls.required);
+}
+
+#[test]
+fn file_env_and_flags_layer_in_that_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("starling.toml");
+    std::fs::write(
+        &file,
+        "domain = 'file.example'\nlisten = '127.0.0.1:6222'\n[limits]\nmax_connections = 50\n",
+    )
+    .unwrap();
+    let mut a = args();
+    a.config = Some(file);
+    a.listen = Some("127.0.0.1:7222".parse().unwrap());
+    let env = vec![
+        ("STARLING_DOMAIN".to_owned(), "Env.Example".to_owned()),
+        ("STARLING_LIMITS__STANZA_RATE".to_owned(), "7".to_owned()),
+    ];
+    let (_, c2s) = DevConfig::load(&a, env).unwrap();
+    assert_eq!(c2s.domain, "env.example", "normalized, env over file");
+    assert_eq!(c2s.listen.to_string(), "127.0.0.1:7222", "flag over file");
+    assert_eq!(c2s.limits.max_connections, 50);
+    assert_eq!(c2s.limits.stanza_rate, 7);
+}
+
+#[test]
+fn bad_values_are_one_line_errors() {
+    let env = vec![("STARLING_LISTEN".to_owned(), "not an address".to_owned())];
+    let err = DevConfig::load(&args(), env).unwrap_err();
+    assert!(err.contains("listen"), "{err}");
+    assert!(!err.contains('\n'));
+
+    let env = vec![(
+        "STARLING_LIMITS__MAX_STANZA_BYTES".to_owned(),
+        "10".to_owned(),
+    )];
+    let err = DevConfig::load(&args(), env).unwrap_err();
+    assert!(err.contains("max_stanza_bytes"), "{err}");
+
+    let env = vec![("STARLING_DOMAIN".to_owned(), "bad domain".to_owned())];
+    assert!(DevConfig::load(&args(), env).is_err());
+}
