@@ -2,11 +2,15 @@
 //! stanzas with entity capabilities (XEP-0115) and a status, and one of 10,000 chat messages
 //! of about 300 bytes with a body, a chat marker (XEP-0333) and an origin id (XEP-0359).
 //!
+//! For scale, `tokenize-only/presence` runs quick-xml's namespace-aware tokenizer alone over
+//! the presence buffer (iterating attributes, building nothing): the floor under the reader.
+//!
 //! Run with `cargo bench -p xmpp-stream --bench reader`.
 
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use quick_xml::events::Event;
 use xmpp_stream::{ReaderLimits, StreamEvent, XmlReader};
 
 const STANZAS: usize = 10_000;
@@ -62,6 +66,27 @@ async fn read_all(input: &[u8]) -> usize {
     }
 }
 
+/// quick-xml alone: events and attributes, no checks, no tree. Returns the element count.
+async fn tokenize_only(input: &[u8]) -> usize {
+    let mut parser = quick_xml::NsReader::from_reader(tokio::io::BufReader::new(input));
+    let mut buf = Vec::new();
+    let mut elements = 0;
+    loop {
+        buf.clear();
+        match parser.read_resolved_event_into_async(&mut buf).await {
+            Ok((_, Event::Start(tag) | Event::Empty(tag))) => {
+                for attr in tag.attributes() {
+                    black_box(attr.expect("valid attribute"));
+                }
+                elements += 1;
+            }
+            Ok((_, Event::Eof)) => return elements,
+            Ok(_) => {}
+            Err(e) => panic!("benchmark input failed to tokenize: {e}"),
+        }
+    }
+}
+
 fn reader(c: &mut Criterion) {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
@@ -80,45 +105,14 @@ fn reader(c: &mut Criterion) {
         group.bench_function(name, |b| {
             b.iter(|| runtime.block_on(read_all(black_box(&input))));
         });
+        if name == "presence" {
+            group.bench_function("tokenize-only/presence", |b| {
+                b.iter(|| runtime.block_on(tokenize_only(black_box(&input))));
+            });
+        }
     }
     group.finish();
 }
 
 criterion_group!(benches, reader);
-criterion_main!(benches, b2);
-
-async fn baseline(input: &[u8]) -> usize {
-    let mut r = quick_xml::NsReader::from_reader(tokio::io::BufReader::new(input));
-    let mut buf = Vec::new();
-    let mut n = 0;
-    loop {
-        buf.clear();
-        match r.read_resolved_event_into_async(&mut buf).await.unwrap() {
-            (_, quick_xml::events::Event::Eof) => return n,
-            (_, quick_xml::events::Event::Start(s)) => {
-                for a in s.attributes() {
-                    black_box(a.unwrap());
-                }
-                n += 1
-            }
-            (_, quick_xml::events::Event::Empty(s)) => {
-                for a in s.attributes() {
-                    black_box(a.unwrap());
-                }
-                n += 1
-            }
-            _ => {}
-        }
-    }
-}
-
-fn base(c: &mut Criterion) {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .unwrap();
-    let input = stream(presence);
-    c.bench_function("baseline/presence", |b| {
-        b.iter(|| runtime.block_on(baseline(black_box(&input))))
-    });
-}
-criterion_group!(b2, base);
+criterion_main!(benches);

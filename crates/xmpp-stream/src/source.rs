@@ -74,25 +74,17 @@ impl CharCheck {
     /// The first byte of the first non-character in `bytes`, if any. Invalid UTF-8 is left to
     /// the parser; surrogates cannot be encoded in valid UTF-8.
     fn scan(&mut self, bytes: &[u8]) -> Option<u8> {
-        // Fast path, in blocks the compiler vectorizes: no control character other than tab
-        // and line ends, no byte that could start U+FFFE/U+FFFF, and no such sequence in
-        // progress from the previous call.
-        let mut rest = bytes;
-        if self.nonchar == 0 {
-            while let Some(block) = rest.get(..64) {
-                if block
-                    .iter()
-                    .fold(false, |suspect, &b| suspect | is_suspect(b))
-                {
-                    break;
-                }
-                rest = &rest[64..];
-            }
-            if rest.len() < 64 && !rest.iter().any(|&b| is_suspect(b)) {
-                return None;
-            }
+        // Fast path, vectorized (a fold, not an early-exit search): no control character
+        // other than tab and line ends, no byte that could start U+FFFE/U+FFFF, and no such
+        // sequence in progress from the previous call.
+        if self.nonchar == 0
+            && !bytes
+                .iter()
+                .fold(false, |suspect, &b| suspect | is_suspect(b))
+        {
+            return None;
         }
-        for &b in rest {
+        for &b in bytes {
             if b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r') {
                 return Some(b);
             }

@@ -68,31 +68,9 @@ pub struct StoreArgs {
 #[derive(Debug, Subcommand)]
 pub enum UserCommand {
     /// Create an account.
-    Add {
-        /// The account's bare JID, e.g. juliet@localhost.
-        jid: String,
-        /// The password; read from standard input when omitted.
-        #[arg(long)]
-        password: Option<String>,
-        /// PBKDF2 iterations of the stored SCRAM keys (RFC 7677 asks for at least 4096).
-        #[arg(long, default_value_t = 4096)]
-        iterations: u32,
-        #[command(flatten)]
-        store: StoreArgs,
-    },
+    Add(PasswordArgs),
     /// Change an account's password.
-    Passwd {
-        /// The account's bare JID.
-        jid: String,
-        /// The new password; read from standard input when omitted.
-        #[arg(long)]
-        password: Option<String>,
-        /// PBKDF2 iterations of the stored SCRAM keys.
-        #[arg(long, default_value_t = 4096)]
-        iterations: u32,
-        #[command(flatten)]
-        store: StoreArgs,
-    },
+    Passwd(PasswordArgs),
     /// Delete an account.
     Del {
         /// The account's bare JID.
@@ -108,4 +86,19 @@ pub enum UserCommand {
         #[command(flatten)]
         store: StoreArgs,
     },
+}
+
+/// An account and the password to give it.
+#[derive(Debug, Args)]
+pub struct PasswordArgs {
+    /// The account's bare JID, e.g. juliet@localhost.
+    pub jid: String,
+    /// The password; read from standard input when omitted.
+    #[arg(long)]
+    pub password: Option<String>,
+    /// PBKDF2 iterations of the stored SCRAM keys (RFC 7677 asks for at least 4096).
+    #[arg(long, default_value_t = 4096)]
+    pub iterations: u32,
+    #[command(flatten)]
+    pub store: StoreArgs,
 }

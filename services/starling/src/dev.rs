@@ -16,6 +16,8 @@ use crate::cli::DevArgs;
 
 /// The settings of `starling dev`: the connection manager's plus the data directory.
 /// Keys are flat so that `--domain`, `domain = …` and `STARLING_DOMAIN` name the same setting.
+/// The fields are repeated rather than `#[serde(flatten)]`ed because flattening drops the key
+/// name from error messages ("invalid socket address syntax" instead of naming `listen`).
 #[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DevConfig {
@@ -87,15 +89,8 @@ pub fn main(args: DevArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("starling: cannot start the runtime: {e}");
-            return ExitCode::FAILURE;
-        }
+    let Some(runtime) = crate::runtime(true) else {
+        return ExitCode::FAILURE;
     };
     match runtime.block_on(run(config, c2s)) {
         Ok(()) => ExitCode::SUCCESS,

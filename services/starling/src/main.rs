@@ -16,3 +16,20 @@ fn main() -> ExitCode {
         cli::Command::User { command } => user::main(command),
     }
 }
+
+/// The tokio runtime of a command, started only after its configuration was validated. A
+/// server role wants every core (`multi_thread`); an admin command one thread.
+fn runtime(multi_thread: bool) -> Option<tokio::runtime::Runtime> {
+    let mut builder = if multi_thread {
+        tokio::runtime::Builder::new_multi_thread()
+    } else {
+        tokio::runtime::Builder::new_current_thread()
+    };
+    match builder.enable_all().build() {
+        Ok(rt) => Some(rt),
+        Err(e) => {
+            eprintln!("starling: cannot start the runtime: {e}");
+            None
+        }
+    }
+}

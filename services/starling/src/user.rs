@@ -15,15 +15,8 @@ use crate::cli::{StoreArgs, UserCommand};
 /// Entry point of `starling user`: exit code 2 for bad input, 1 for store failures.
 pub fn main(command: UserCommand) -> ExitCode {
     service_kit::telemetry::init_logging(service_kit::telemetry::LogFormat::from_env(), "warn");
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("starling: cannot start the runtime: {e}");
-            return ExitCode::FAILURE;
-        }
+    let Some(runtime) = crate::runtime(false) else {
+        return ExitCode::FAILURE;
     };
     match runtime.block_on(run(command)) {
         Ok(()) => ExitCode::SUCCESS,
@@ -51,26 +44,26 @@ impl From<StoreError> for Failure {
 
 async fn run(command: UserCommand) -> Result<(), Failure> {
     match command {
-        UserCommand::Add {
-            jid,
-            password,
-            iterations,
-            store,
-        } => {
-            let name = account_name(&jid)?;
-            let creds = credentials(password, iterations)?;
-            open(&store).await?.create_account(&name, &creds).await?;
+        UserCommand::Add(args) => {
+            let (name, creds) = (
+                account_name(&args.jid)?,
+                credentials(args.password, args.iterations)?,
+            );
+            open(&args.store)
+                .await?
+                .create_account(&name, &creds)
+                .await?;
             eprintln!("created {name}");
         }
-        UserCommand::Passwd {
-            jid,
-            password,
-            iterations,
-            store,
-        } => {
-            let name = account_name(&jid)?;
-            let creds = credentials(password, iterations)?;
-            open(&store).await?.set_credentials(&name, &creds).await?;
+        UserCommand::Passwd(args) => {
+            let (name, creds) = (
+                account_name(&args.jid)?,
+                credentials(args.password, args.iterations)?,
+            );
+            open(&args.store)
+                .await?
+                .set_credentials(&name, &creds)
+                .await?;
             eprintln!("changed the password of {name}");
         }
         UserCommand::Del { jid, store } => {

@@ -47,7 +47,7 @@ pub(super) fn open_element(
     let qname = start.name();
     let qname = qname.as_ref();
     check_qname(qname)?;
-    if qname.starts_with("xmlns:") {
+    if qname.as_bytes().starts_with(b"xmlns:") {
         // XML-NAMES §3: the xmlns prefix is reserved for declarations.
         return Err(not_well_formed(format!(
             "element name <{qname}> uses the xmlns prefix"
@@ -69,13 +69,14 @@ pub(super) fn open_element(
         }
         let key = attr.key.into_inner();
         check_qname(key)?;
-        if key == "xmlns" || key.starts_with("xmlns:") {
+        if key == "xmlns" || key.as_bytes().starts_with(b"xmlns:") {
             continue;
         }
         let value = attribute_value(&attr)?;
-        if let Some((prefix, _)) = key.split_once(':')
-            && prefix != "xml"
+        if let Some(colon) = find_byte(key, b':')
+            && &key[..colon] != "xml"
         {
+            let prefix = &key[..colon];
             match resolver.resolve_attribute(attr.key).0 {
                 ResolveResult::Bound(ns) => {
                     if !bindings.iter().any(|(p, _)| *p == prefix) {
@@ -121,7 +122,7 @@ fn check_attribute_separation(raw: &str) -> Result<(), StreamError> {
 
 /// The unescaped, normalized value of an attribute (XML §3.3.3).
 fn attribute_value(attr: &Attribute<'_>) -> Result<String, StreamError> {
-    if attr.value.contains('<') {
+    if find_byte(&attr.value, b'<').is_some() {
         // XML §3.1, WFC "No < in Attribute Values".
         return Err(not_well_formed("'<' in an attribute value"));
     }
@@ -225,11 +226,17 @@ pub(super) fn is_xml_char(c: char) -> bool {
     matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
 }
 
+/// The first `b` in `s`. Names and attribute values are short: a plain scan beats setting up
+/// a vectorized search.
+fn find_byte(s: &str, b: u8) -> Option<usize> {
+    s.as_bytes().iter().position(|&x| x == b)
+}
+
 /// A qualified name (XML-NAMES §4): one NCName, or two joined by a colon.
 fn check_qname(name: &str) -> Result<(), StreamError> {
-    let valid = match name.split_once(':') {
+    let valid = match find_byte(name, b':') {
         None => is_ncname(name),
-        Some((prefix, local)) => is_ncname(prefix) && is_ncname(local),
+        Some(colon) => is_ncname(&name[..colon]) && is_ncname(&name[colon + 1..]),
     };
     if valid {
         Ok(())
