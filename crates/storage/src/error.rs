@@ -10,9 +10,17 @@ pub enum StoreError {
     /// The account to create is already present.
     #[error("account {0} already exists")]
     AlreadyExists(String),
-    /// The account to change or delete is absent.
-    #[error("account {0} not found")]
+    /// What was to be changed or deleted is absent: an account (named by its bare JID), or an
+    /// item stored for one, such as a roster entry (named by its contact's JID). Writes for an
+    /// account that does not exist fail this way too, naming the account.
+    #[error("{0} not found")]
     NotFound(String),
+    /// The account already stores as much of something as it may (the argument names the
+    /// account), for example offline messages: RFC 6121 §8.5.2.2.1 lets a server refuse to
+    /// store a message and bounce it instead. Retrying helps only once the account's data has
+    /// shrunk, so callers answer rather than retry.
+    #[error("storage quota of {0} exceeded")]
+    QuotaExceeded(String),
     /// The database cannot be reached or is temporarily unable to serve (connection or I/O
     /// failure, pool exhausted, locked longer than the busy timeout). Temporary.
     #[error("storage unavailable: {0}")]
@@ -29,7 +37,9 @@ impl StoreError {
         match self {
             StoreError::Unavailable(m) => StoreError::Unavailable(format!("{what}: {m}")),
             StoreError::Other(m) => StoreError::Other(format!("{what}: {m}")),
-            named @ (StoreError::AlreadyExists(_) | StoreError::NotFound(_)) => named,
+            named @ (StoreError::AlreadyExists(_)
+            | StoreError::NotFound(_)
+            | StoreError::QuotaExceeded(_)) => named,
         }
     }
 }
@@ -41,6 +51,15 @@ impl StoreError {
 pub(crate) fn is_unique_violation(err: &sqlx::Error) -> bool {
     err.as_database_error()
         .is_some_and(|db| db.is_unique_violation())
+}
+
+/// Whether the error is the database rejecting a row whose parent is missing.
+///
+/// Everything stored for an account references the account row, so on a write this means the
+/// account does not exist, which backends report as [`StoreError::NotFound`].
+pub(crate) fn is_foreign_key_violation(err: &sqlx::Error) -> bool {
+    err.as_database_error()
+        .is_some_and(|db| db.is_foreign_key_violation())
 }
 
 /// Maps a sqlx error onto [`StoreError`], separating temporary failures from the rest.

@@ -32,6 +32,10 @@ pub const DISCO_ITEMS: &str = "http://jabber.org/protocol/disco#items";
 pub const PING: &str = "urn:xmpp:ping";
 /// RFC 6121 §2: roster management.
 pub const ROSTER: &str = "jabber:iq:roster";
+/// RFC 6121 §2.6.1: the roster versioning stream feature.
+pub const ROSTER_VER_FEATURE: &str = "urn:xmpp:features:rosterver";
+/// RFC 6121 §3.4: the subscription pre-approval stream feature.
+pub const PRE_APPROVAL: &str = "urn:xmpp:features:pre-approval";
 /// XEP-0203: delayed delivery.
 pub const DELAY: &str = "urn:xmpp:delay";
 /// XEP-0440: SASL channel-binding type capability.

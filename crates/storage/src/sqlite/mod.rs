@@ -2,6 +2,11 @@
 
 mod accounts;
 #[cfg(test)]
+mod im_tests;
+mod offline;
+mod pending;
+mod roster;
+#[cfg(test)]
 mod tests;
 
 use std::path::Path;
@@ -11,8 +16,8 @@ use sqlx::SqlitePool;
 use sqlx::migrate::Migrator;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
 
-use crate::StoreError;
-use crate::error::{db_error, migrate_error};
+use crate::error::{db_error, is_foreign_key_violation, migrate_error};
+use crate::{AccountName, StoreError};
 
 /// The schema, embedded so that the binary needs no files beside the database.
 static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/sqlite");
@@ -42,7 +47,8 @@ impl SqliteStore {
     /// The file is put in WAL mode with a busy timeout, so that several processes can use it
     /// at once: an account added by `starling user add` while the server runs can log in
     /// immediately, without a restart. Foreign keys are enforced (SQLite's default is off),
-    /// which is what makes deleting an account delete its credentials.
+    /// which is what makes deleting an account delete its credentials, roster, pending
+    /// subscription requests and offline messages.
     pub async fn open(path: &Path) -> Result<SqliteStore, StoreError> {
         let options = SqliteConnectOptions::new()
             .filename(path)
@@ -85,5 +91,15 @@ impl SqliteStore {
     async fn migrated(pool: SqlitePool) -> Result<SqliteStore, StoreError> {
         MIGRATOR.run(&pool).await.map_err(migrate_error)?;
         Ok(SqliteStore { pool })
+    }
+}
+
+/// Maps the error of a write that adds a row for `owner`: every such table references the
+/// account, so a foreign key violation means the account does not exist.
+fn owner_write_error(err: sqlx::Error, owner: &AccountName) -> StoreError {
+    if is_foreign_key_violation(&err) {
+        StoreError::NotFound(owner.to_string())
+    } else {
+        db_error(err)
     }
 }

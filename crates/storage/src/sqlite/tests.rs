@@ -1,5 +1,6 @@
-//! The conformance suite on SQLite, plus what only a file-backed store can show: data that
-//! survives a reopen, and several handles (the admin CLI and a running server) on one file.
+//! The conformance suites on SQLite, plus what only a file-backed store can show for accounts:
+//! data that survives a reopen, and several handles (the admin CLI and a running server) on
+//! one file. The instant messaging stores' own SQLite tests are in `im_tests`.
 
 use xmpp_core::sasl::ScramHash;
 
@@ -9,18 +10,26 @@ use crate::{AccountName, AccountStore, StoreError};
 
 mod in_memory {
     crate::account_store_tests!(crate::SqliteStore::open_in_memory().await.unwrap());
+    crate::roster_store_tests!(crate::SqliteStore::open_in_memory().await.unwrap());
+    crate::pending_store_tests!(crate::SqliteStore::open_in_memory().await.unwrap());
+    crate::offline_store_tests!(crate::SqliteStore::open_in_memory().await.unwrap());
 }
 
 mod file_backed {
     // The directory travels with the store: SQLite creates the WAL and shared-memory files
     // beside the database whenever it opens a connection.
-    crate::account_store_tests!({
+    async fn fresh() -> (crate::SqliteStore, tempfile::TempDir) {
         let dir = tempfile::tempdir().unwrap();
         let store = crate::SqliteStore::open(&dir.path().join("starling.db"))
             .await
             .unwrap();
         (store, dir)
-    });
+    }
+
+    crate::account_store_tests!(fresh().await);
+    crate::roster_store_tests!(fresh().await);
+    crate::pending_store_tests!(fresh().await);
+    crate::offline_store_tests!(fresh().await);
 }
 
 #[tokio::test]
