@@ -256,7 +256,8 @@ impl fmt::Display for Element {
     }
 }
 
-/// Escapes XML character data (`attr = false`) or an attribute value quoted with `'`.
+/// Escapes XML character data (`attr = false`) or an attribute value quoted with `'`, so that
+/// an XML parser reads back exactly `s` (XML 1.0 §2.11, §3.3.3).
 pub fn escape_into(out: &mut String, s: &str, attr: bool) {
     for c in s.chars() {
         match c {
@@ -265,6 +266,11 @@ pub fn escape_into(out: &mut String, s: &str, attr: bool) {
             '>' => out.push_str("&gt;"),
             '\'' if attr => out.push_str("&apos;"),
             '"' if attr => out.push_str("&quot;"),
+            // Parsers normalize these (attribute-value normalization, line-end handling), so
+            // they survive a round trip only as character references.
+            '\t' if attr => out.push_str("&#9;"),
+            '\n' if attr => out.push_str("&#10;"),
+            '\r' => out.push_str("&#13;"),
             _ => out.push(c),
         }
     }

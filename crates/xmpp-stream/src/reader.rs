@@ -12,6 +12,19 @@
 //! Whitespace between top-level elements never reaches the parser: it is skipped here and
 //! reported as soon as it arrives ([`StreamEvent::Keepalive`]), because a whitespace ping
 //! (§4.6.1) is only useful if it is seen before the next stanza.
+//!
+//! What ends a stream, and with which condition (RFC 6120 §4.9.3):
+//!
+//! | The peer sent | Condition |
+//! |---|---|
+//! | an XML declaration naming an encoding other than UTF-8; UTF-16 or UCS-4 byte patterns at the start (§11.6) | `unsupported-encoding` |
+//! | a stream header that is not `<stream/>` in `http://etherx.jabber.org/streams` (any bound prefix is accepted), or whose default namespace is not `jabber:client`/`jabber:server` | `invalid-namespace` |
+//! | a stream header whose prefix is not bound | `bad-namespace-prefix` |
+//! | a comment, processing instruction, document type declaration, or entity reference other than the five predefined ones (§11.1) | `restricted-xml` |
+//! | anything not well-formed per XML 1.0 or XML-NAMES (§11.3): syntax, mismatched tags, invalid UTF-8, characters XML does not allow, text between top-level elements, an XML declaration anywhere but at the very start, U+FEFF at the start (§11.6), and unbound prefixes inside stanzas (the example of §4.9.3.13) | `not-well-formed` |
+//! | a top-level unit over `max_stanza_bytes`, nesting deeper than `max_depth`, more than `max_attributes` on an element, too many namespace declarations in scope | `policy-violation` |
+//!
+//! The stream `version` is only reported; [`StreamHeader::check_version`] applies §4.7.5.
 
 mod prolog;
 mod read;
@@ -76,6 +89,8 @@ enum State {
 /// Event buffers that grew past this after one large element are given back.
 const RETAINED_BUFFER: usize = 16 * 1024;
 
+const PARSER_PRESENT: &str = "the parser is only absent inside restart()";
+
 impl<R: AsyncRead + Unpin> XmlReader<R> {
     /// A reader of a stream that has not begun yet: the first event will be
     /// [`StreamEvent::Open`].
@@ -125,9 +140,9 @@ impl<R: AsyncRead + Unpin> XmlReader<R> {
 
     /// Prepares for a stream restart (RFC 6120 §4.3.3, after STARTTLS and SASL): the next
     /// event will be the new stream header. The parser starts from scratch (namespace
-    /// bindings of the old header no longer apply, a new XML declaration is allowed); bytes
-    /// already read from the transport are kept, since a client may send its new header
-    /// right after the `<success/>` it has not seen yet.
+    /// bindings of the old header no longer apply, a new XML declaration is allowed). Bytes
+    /// already read from the transport are kept: they belong to the new stream (a client
+    /// that pipelines may already have sent its new header).
     pub fn restart(&mut self) {
         if let Some(old) = self.parser.take() {
             let mut source = old.into_inner();
@@ -140,19 +155,20 @@ impl<R: AsyncRead + Unpin> XmlReader<R> {
 
     /// Whether bytes were received that the reader has not processed yet.
     ///
-    /// RFC 6120 §5.4.3.3: after `<starttls/>` the client must wait for `<proceed/>`, and
-    /// plaintext read before the TLS handshake must not be mixed into the TLS stream; the
-    /// caller checks this before upgrading the transport.
+    /// After `<starttls/>` the client sends nothing until TLS is negotiated (RFC 6120 §5.4.2.3,
+    /// §5.4.3.1 rule 1), and plaintext read before the handshake must never be taken as if it
+    /// came over TLS; the caller checks this before upgrading the transport. Whitespace
+    /// counts too (§11.7 does not allow it during TLS negotiation).
     pub fn has_buffered_data(&self) -> bool {
         self.source().has_buffered_data()
     }
 
-    /// The transport. Bytes buffered and not yet processed are lost; see
+    /// The transport. Bytes read from it but not yet processed are lost; see
     /// [`XmlReader::has_buffered_data`].
     pub fn into_inner(mut self) -> R {
         self.parser
             .take()
-            .expect("the parser is only absent inside restart()")
+            .expect(PARSER_PRESENT)
             .into_inner()
             .into_inner()
     }
@@ -168,25 +184,31 @@ impl<R: AsyncRead + Unpin> XmlReader<R> {
     }
 
     fn source(&self) -> &BoundedSource<R> {
-        self.parser
-            .as_ref()
-            .expect("the parser is only absent inside restart()")
-            .get_ref()
+        self.parser.as_ref().expect(PARSER_PRESENT).get_ref()
     }
 
     fn parser_mut(&mut self) -> &mut Parser<R> {
-        self.parser
-            .as_mut()
-            .expect("the parser is only absent inside restart()")
+        self.parser.as_mut().expect(PARSER_PRESENT)
+    }
+
+    /// The fields a read needs, borrowed separately: events borrow the buffer while the
+    /// parser is used for namespace lookups.
+    fn parts(
+        &mut self,
+    ) -> (
+        &mut Parser<R>,
+        &mut Vec<u8>,
+        &mut Vec<Element>,
+        &ReaderLimits,
+    ) {
+        let parser = self.parser.as_mut().expect(PARSER_PRESENT);
+        (parser, &mut self.buf, &mut self.stack, &self.limits)
     }
 
     async fn read_header(&mut self, fresh: bool) -> Result<StreamEvent, ReadError> {
         self.state = State::Prolog { fresh: false };
-        let parser = self
-            .parser
-            .as_mut()
-            .expect("the parser is only absent inside restart()");
-        let header = read::header(parser, &mut self.buf, &self.limits, fresh).await?;
+        let (parser, buf, _, limits) = self.parts();
+        let header = read::header(parser, buf, limits, fresh).await?;
         self.state = if header.empty {
             State::ClosePending
         } else {
@@ -197,11 +219,7 @@ impl<R: AsyncRead + Unpin> XmlReader<R> {
     }
 
     async fn read_next(&mut self) -> Result<StreamEvent, ReadError> {
-        let limits = &self.limits;
-        let parser = self
-            .parser
-            .as_mut()
-            .expect("the parser is only absent inside restart()");
+        let (parser, buf, stack, limits) = self.parts();
         let source = parser.get_mut();
         match source.skip_whitespace().await {
             Ok(Gap::Markup) => {}
@@ -220,7 +238,7 @@ impl<R: AsyncRead + Unpin> XmlReader<R> {
                 });
             }
         }
-        match read::top_level(parser, &mut self.buf, &mut self.stack, limits).await? {
+        match read::top_level(parser, buf, stack, limits).await? {
             TopLevel::Element(e) => {
                 self.end_of_unit();
                 Ok(StreamEvent::Element(e))

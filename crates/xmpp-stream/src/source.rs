@@ -248,7 +248,9 @@ impl<R: AsyncRead + Unpin> AsyncBufRead for BoundedSource<R> {
         }
         // Never hand out more than the rest of the allowance, so the parser cannot buffer
         // past the limit before it asks again (and is refused).
-        let end = this.filled.min(this.pos + (this.limit - this.counted));
+        let end = this
+            .filled
+            .min(this.pos + this.limit.saturating_sub(this.counted));
         Poll::Ready(Ok(&this.buf[this.pos..end]))
     }
 

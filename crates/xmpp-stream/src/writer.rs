@@ -15,6 +15,10 @@ const HIGH_WATER: usize = 64 * 1024;
 ///
 /// Everything is serialized into an internal buffer first; `flush` (and the methods that say
 /// they flush) hands it to the transport and flushes the transport.
+///
+/// Not cancel-safe: if a future that writes is dropped midway, part of the buffer may have
+/// been written while all of it is still queued, and would be written again. End the stream
+/// instead of writing after that.
 pub struct XmlWriter<W> {
     inner: W,
     buf: String,

@@ -53,3 +53,14 @@ fn set_ns_deep_moves_only_same_namespace_descendants() {
     assert!(e.get_child("body", ns::JABBER_CLIENT).is_some());
     assert!(e.get_child("x", "urn:example:ext").is_some());
 }
+
+#[test]
+fn whitespace_that_parsers_normalize_is_escaped() {
+    let e = Element::new("x", "urn:a")
+        .with_attr("v", "a\tb\nc\rd")
+        .with_text("l1\r\nl2");
+    assert_eq!(
+        e.to_xml(),
+        "<x xmlns='urn:a' v='a&#9;b&#10;c&#13;d'>l1&#13;\nl2</x>"
+    );
+}

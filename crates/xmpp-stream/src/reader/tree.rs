@@ -1,11 +1,12 @@
 //! Turning parser events into [`Element`]s: names, namespaces, attributes, text.
 //!
-//! Names are stored resolved (RFC 6120 §11.2 and §8.4: prefixes belong to one serialization
-//! and are re-created by `Element::write_to`), so namespace declarations are dropped. One
-//! exception: `Element` attributes carry no namespace, so a prefixed attribute (other than
-//! the always-bound `xml:`) keeps its prefix as written and its element gets an
-//! `xmlns:prefix` attribute with the binding. Without it the attribute could not be
-//! serialized again in a namespace-well-formed way (§11.3).
+//! Element names are stored resolved, so namespace declarations are dropped: prefixes belong
+//! to one serialization, and a stanza routed to another stream must have its namespaces
+//! declared again there (RFC 6120 §4.8.5), which `Element::write_to` does. One exception:
+//! `Element` attributes carry no namespace, so an extension attribute (§8.4) keeps its
+//! prefix as written and its element gets an `xmlns:prefix` attribute with the binding;
+//! without it the attribute could not be serialized again namespace-well-formed (§11.3). The
+//! always-bound `xml:` prefix needs no binding.
 
 use std::borrow::Cow;
 
@@ -18,6 +19,11 @@ use xmpp_core::{Element, Node, StreamError};
 
 use crate::ReaderLimits;
 use crate::error::{not_well_formed, policy_violation, restricted_xml};
+
+/// XML-NAMES §3: the namespace bound to the `xml` prefix.
+const XML_NS: &str = xmpp_core::ns::XML;
+/// XML-NAMES §3: the namespace bound to the `xmlns` prefix.
+const XMLNS_NS: &str = "http://www.w3.org/2000/xmlns/";
 
 /// The namespace an element name resolved to, owned so the resolver can be used again.
 pub(super) enum ElementNs {
@@ -47,16 +53,18 @@ pub(super) fn open_element(
     let qname = start.name();
     let qname = qname.as_ref();
     check_qname(qname)?;
-    if qname.as_bytes().starts_with(b"xmlns:") {
-        // XML-NAMES §3: the xmlns prefix is reserved for declarations.
+    if ns == XML_NS || ns == XMLNS_NS {
+        // XML-NAMES §3: these namespaces are reserved; no element is in them (the xml
+        // namespace may not even be the default one).
         return Err(not_well_formed(format!(
-            "element name <{qname}> uses the xmlns prefix"
+            "element <{qname}> in a reserved namespace"
         )));
     }
     check_attribute_separation(start.attributes_raw())?;
     let mut element = Element::new(start.local_name().into_inner(), ns);
-    // Prefixes of prefixed attributes whose binding has to travel with the element.
-    let mut bindings: Vec<(&str, String)> = Vec::new();
+    // Prefixed attributes (other than xml:) as (prefix, namespace, local name): their
+    // bindings travel with the element, and their expanded names must be unique.
+    let mut prefixed: Vec<(&str, &str, &str)> = Vec::new();
     let mut count = 0;
     for attr in start.attributes() {
         let attr = attr.map_err(|e| not_well_formed(format!("attribute syntax: {e}")))?;
@@ -76,24 +84,27 @@ pub(super) fn open_element(
         if let Some(colon) = find_byte(key, b':')
             && &key[..colon] != "xml"
         {
-            let prefix = &key[..colon];
-            match resolver.resolve_attribute(attr.key).0 {
-                ResolveResult::Bound(ns) => {
-                    if !bindings.iter().any(|(p, _)| *p == prefix) {
-                        bindings.push((prefix, ns.into_inner().to_owned()));
-                    }
-                }
-                _ => {
-                    return Err(not_well_formed(format!(
-                        "attribute {key} uses an unbound namespace prefix"
-                    )));
-                }
+            let (prefix, local) = (&key[..colon], &key[colon + 1..]);
+            let ResolveResult::Bound(ns) = resolver.resolve_attribute(attr.key).0 else {
+                return Err(not_well_formed(format!(
+                    "attribute {key} uses an unbound namespace prefix"
+                )));
+            };
+            let ns = ns.into_inner();
+            if prefixed.iter().any(|&(_, n, l)| n == ns && l == local) {
+                // XML-NAMES §6.3: no two attributes with the same expanded name.
+                return Err(not_well_formed(format!(
+                    "attribute {local} in namespace {ns} appears twice"
+                )));
             }
+            prefixed.push((prefix, ns, local));
         }
         element.set_attr(key, value);
     }
-    for (prefix, ns) in bindings {
-        element.set_attr(format!("xmlns:{prefix}"), ns);
+    for (i, &(prefix, ns, _)) in prefixed.iter().enumerate() {
+        if !prefixed[..i].iter().any(|&(p, _, _)| p == prefix) {
+            element.set_attr(format!("xmlns:{prefix}"), ns);
+        }
     }
     Ok(element)
 }

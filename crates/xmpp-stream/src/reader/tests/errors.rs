@@ -167,7 +167,10 @@ async fn not_well_formed() {
             // Namespace well-formedness (§11.3; §4.9.3.13's example).
             &in_stream("<message><foo:body>What is this foo?</foo:body></message>"),
             &in_stream("<message foo:to='x'/>"),
+            &in_stream("<message xmlns:a='urn:x' xmlns:b='urn:x' a:to='1' b:to='2'/>"),
             &in_stream("<message xmlns:xml='urn:not-xml'/>"),
+            &in_stream("<xml:lang/>"),
+            &in_stream("<message xmlns='http://www.w3.org/XML/1998/namespace'/>"),
             // References and characters.
             &in_stream("<message><body>a & b</body></message>"),
             &in_stream("<message><body>&#0;</body></message>"),

@@ -36,17 +36,16 @@ fn namespace() -> impl Strategy<Value = &'static str> {
     )
 }
 
-/// Attribute values: any printable text. Tabs and line ends are left out because attribute
-/// value normalization (XML §3.3.3) turns them into spaces, which the writer does not
-/// protect against by escaping them.
+/// Attribute values: printable text plus tabs and line ends, which survive attribute-value
+/// normalization (XML §3.3.3) only because the writer escapes them.
 fn value() -> impl Strategy<Value = String> {
-    "\\PC{0,12}"
+    "[\\PC\t\n\r]{0,12}"
 }
 
-/// Character data: printable text, tabs and newlines, and markup characters. Carriage
-/// returns are left out: line-end normalization (XML §2.11) turns them into newlines.
+/// Character data: printable text, whitespace including carriage returns (escaped by the
+/// writer against line-end normalization, XML §2.11), and markup characters.
 fn text() -> impl Strategy<Value = String> {
-    "[\\PC\t\n<>&'\"]{0,20}"
+    "[\\PC\t\n\r<>&'\"]{0,20}"
 }
 
 fn leaf() -> impl Strategy<Value = Element> {
