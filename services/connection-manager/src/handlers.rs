@@ -4,7 +4,6 @@
 use xmpp_core::{Element, IqType, Jid, Stanza, StanzaError, StanzaErrorCondition, ns};
 
 use crate::registry::SessionHandle;
-use crate::server::C2sServer;
 
 /// Features the server advertises in disco#info (XEP-0030 §3.1): only what it implements.
 pub const SERVER_FEATURES: &[&str] = &[ns::DISCO_INFO, ns::DISCO_ITEMS, ns::PING];
@@ -15,7 +14,6 @@ pub const ACCOUNT_FEATURES: &[&str] = &[ns::DISCO_INFO, ns::DISCO_ITEMS, ns::PIN
 /// The reply to an IQ addressed to the server or the sender's account; `None` for IQ
 /// responses, which are not answered.
 pub(crate) fn handle_iq(
-    server: &C2sServer,
     session: &SessionHandle,
     stanza: &Stanza,
     to: Option<&Jid>,
@@ -75,9 +73,6 @@ pub(crate) fn handle_iq(
         // RFC 3921 §3 session establishment: a no-op kept for old clients (RFC 6121 App. E).
         (IqType::Set, "session", ns::SESSION) => Some(stanza.iq_result()),
         // RFC 6120 §8.4: a namespace the server does not handle.
-        _ => {
-            let _ = server;
-            error(StanzaErrorCondition::ServiceUnavailable)
-        }
+        _ => error(StanzaErrorCondition::ServiceUnavailable),
     }
 }

@@ -62,15 +62,6 @@ impl SessionControl {
     }
 }
 
-/// The outcome of a delivery attempt.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Delivery {
-    /// Queued for the client.
-    Queued,
-    /// The session is gone or was closed because its queue overflowed.
-    Undelivered,
-}
-
 /// A cheap, cloneable reference to a bound session.
 #[derive(Clone, Debug)]
 pub struct SessionHandle {
@@ -121,19 +112,24 @@ impl SessionHandle {
     }
 
     /// Queues `stanza` for the client without waiting. A full queue closes the session with
-    /// `<resource-constraint/>` (the slow-consumer policy).
-    pub fn deliver(&self, stanza: Element) -> Delivery {
+    /// `<resource-constraint/>` (the slow-consumer policy). An undelivered stanza is handed
+    /// back, so the caller can answer its sender without having cloned it up front.
+    pub fn deliver(&self, stanza: Element) -> Result<(), Element> {
+        let undelivered = |o| match o {
+            Outbound::Stanza(e) => e,
+            Outbound::End => unreachable!("only stanzas are sent here"),
+        };
         match self.tx.try_send(Outbound::Stanza(stanza)) {
-            Ok(()) => Delivery::Queued,
-            Err(mpsc::error::TrySendError::Full(_)) => {
+            Ok(()) => Ok(()),
+            Err(mpsc::error::TrySendError::Full(o)) => {
                 tracing::warn!(jid = %self.jid, "outbound queue full, closing slow session");
                 self.control.terminate(StreamError::with_text(
                     StreamErrorCondition::ResourceConstraint,
                     "outbound queue full: the client does not read fast enough",
                 ));
-                Delivery::Undelivered
+                Err(undelivered(o))
             }
-            Err(mpsc::error::TrySendError::Closed(_)) => Delivery::Undelivered,
+            Err(mpsc::error::TrySendError::Closed(o)) => Err(undelivered(o)),
         }
     }
 }
@@ -236,8 +232,8 @@ mod tests {
     fn a_full_queue_closes_the_session_with_resource_constraint() {
         let (h, _rx) = handle("juliet@example.com/balcony", 1);
         let msg = Element::new("message", xmpp_core::ns::JABBER_CLIENT);
-        assert_eq!(h.deliver(msg.clone()), Delivery::Queued);
-        assert_eq!(h.deliver(msg), Delivery::Undelivered);
+        assert_eq!(h.deliver(msg.clone()), Ok(()));
+        assert_eq!(h.deliver(msg.clone()), Err(msg));
         assert!(h.control().is_terminated());
         assert_eq!(
             h.control().reason().unwrap().condition,

@@ -11,7 +11,7 @@ use xmpp_core::{
 };
 
 use crate::handlers;
-use crate::registry::{Delivery, SessionHandle};
+use crate::registry::SessionHandle;
 use crate::server::C2sServer;
 
 /// Routes one element from `session`'s client. An `Err` is a stream-level violation that ends
@@ -60,8 +60,8 @@ pub(crate) fn from_client(
         Some(jid) => jid.is_bare() && (jid.as_str() == server.config.domain || *jid == own_bare),
     };
     if stanza.kind() == StanzaKind::Iq && to_server {
-        if let Some(reply) = handlers::handle_iq(server, session, &stanza, to.as_ref()) {
-            session.deliver(reply);
+        if let Some(reply) = handlers::handle_iq(session, &stanza, to.as_ref()) {
+            let _ = session.deliver(reply);
         }
         return Ok(());
     }
@@ -70,7 +70,9 @@ pub(crate) fn from_client(
         .and_then(|jid| server.sessions.get(&jid));
     match (target, stanza.kind()) {
         (Some(target), _) => {
-            if target.deliver(stanza.element().clone()) == Delivery::Undelivered {
+            if let Err(undelivered) = target.deliver(stanza.into_element())
+                && let Ok(stanza) = Stanza::from_element(undelivered)
+            {
                 reply_error(session, &stanza, StanzaErrorCondition::ServiceUnavailable);
             }
         }
@@ -90,6 +92,6 @@ fn reply_error(session: &SessionHandle, stanza: &Stanza, condition: StanzaErrorC
         return;
     }
     if let Some(reply) = stanza.error_reply(&StanzaError::new(condition)) {
-        session.deliver(reply);
+        let _ = session.deliver(reply);
     }
 }

@@ -367,7 +367,7 @@ async fn slow_reader_is_closed_with_resource_constraint_and_senders_are_told() {
             .with_attr("to", romeo_jid.as_str())
             .with_attr("id", format!("m{i}"))
             .with_child(Element::new("body", ns::JABBER_CLIENT).with_text(body.clone()));
-        if handle.deliver(m) == connection_manager::registry::Delivery::Undelivered {
+        if handle.deliver(m).is_err() {
             overflowed = true;
             break;
         }
