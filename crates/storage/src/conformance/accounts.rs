@@ -2,6 +2,7 @@
 
 use xmpp_core::sasl::{ScramCredentials, ScramHash};
 
+use crate::conformance::assert_not_found;
 use crate::{AccountName, AccountStore, StoreError};
 
 /// Credentials whose every byte depends on `seed`, so that a mix-up between accounts or
@@ -163,10 +164,7 @@ pub async fn set_credentials_of_unknown_account_is_not_found(store: &dyn Account
         .set_credentials(&ghost, &both_families(1))
         .await
         .unwrap_err();
-    assert!(
-        matches!(err, StoreError::NotFound(ref n) if n == "ghost@example.org"),
-        "{err:?}"
-    );
+    assert_not_found(err, "ghost@example.org");
     assert!(!store.account_exists(&ghost).await.unwrap());
     for hash in ScramHash::ALL {
         assert_eq!(store.credentials(&ghost, hash).await.unwrap(), None);
@@ -187,10 +185,7 @@ pub async fn delete_removes_account_and_credentials(store: &dyn AccountStore) {
         assert_eq!(store.credentials(&alice, hash).await.unwrap(), None);
     }
     let err = store.delete_account(&alice).await.unwrap_err();
-    assert!(
-        matches!(err, StoreError::NotFound(ref n) if n == "alice@example.org"),
-        "{err:?}"
-    );
+    assert_not_found(err, "alice@example.org");
 
     let new = sample_credentials(ScramHash::Sha1, 9);
     store

@@ -32,7 +32,9 @@ pub mod roster;
 
 use xmpp_core::sasl::ScramHash;
 
-use crate::{AccountName, AccountStore, OfflineStore, PendingSubscriptionStore, RosterStore};
+use crate::{
+    AccountName, AccountStore, OfflineStore, PendingSubscriptionStore, RosterStore, StoreError,
+};
 
 /// What the test macros accept from a constructor: something that holds a store.
 pub trait StoreFixture {
@@ -120,6 +122,14 @@ pub async fn create_owner(accounts: &dyn AccountStore, localpart: &str) -> Accou
         .await
         .unwrap();
     name
+}
+
+/// Asserts that `err` is [`StoreError::NotFound`] naming `what` (an account or a contact).
+pub fn assert_not_found(err: StoreError, what: &str) {
+    assert!(
+        matches!(err, StoreError::NotFound(ref n) if n == what),
+        "expected NotFound({what}), got {err:?}"
+    );
 }
 
 /// Expands to one `#[tokio::test]` per [`accounts`] case, each run against the store that

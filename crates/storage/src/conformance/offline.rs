@@ -1,7 +1,7 @@
 //! [`OfflineStore`] cases. Each expects an empty store and panics on a violation.
 
 use crate::conformance::accounts::both_families;
-use crate::conformance::create_owner;
+use crate::conformance::{assert_not_found, create_owner};
 use crate::{AccountName, AccountStore, OfflineMessage, OfflineStore, StoreError};
 
 /// A quota no case reaches unless it means to.
@@ -161,10 +161,7 @@ pub async fn offline_push_for_unknown_account_is_not_found(
         .push_offline(&ghost, &sample_stanza(1), 1, ROOMY)
         .await
         .unwrap_err();
-    assert!(
-        matches!(err, StoreError::NotFound(ref n) if n == "ghost@example.org"),
-        "{err:?}"
-    );
+    assert_not_found(err, "ghost@example.org");
     accounts
         .create_account(&ghost, &both_families(1))
         .await

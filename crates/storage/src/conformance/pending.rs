@@ -1,8 +1,8 @@
 //! [`PendingSubscriptionStore`] cases. Each expects an empty store and panics on a violation.
 
 use crate::conformance::accounts::both_families;
-use crate::conformance::create_owner;
-use crate::{AccountName, AccountStore, PendingSubscriptionStore, StoreError};
+use crate::conformance::{assert_not_found, create_owner};
+use crate::{AccountName, AccountStore, PendingSubscriptionStore};
 
 /// A subscription request from `from`, with a status text and extended content that must be
 /// kept (RFC 6121 §3.1.3 rule 4: "the complete presence stanza").
@@ -121,10 +121,7 @@ pub async fn pending_put_for_unknown_account_is_not_found(
         .put_pending_in(&ghost, &request.0, &request.1)
         .await
         .unwrap_err();
-    assert!(
-        matches!(err, StoreError::NotFound(ref n) if n == "ghost@example.org"),
-        "{err:?}"
-    );
+    assert_not_found(err, "ghost@example.org");
     accounts
         .create_account(&ghost, &both_families(1))
         .await

@@ -1,10 +1,8 @@
 //! [`RosterStore`] cases. Each expects an empty store and panics on a violation.
 
 use crate::conformance::accounts::both_families;
-use crate::conformance::create_owner;
-use crate::{
-    AccountName, AccountStore, RosterChanges, RosterEntry, RosterStore, RosterVersion, StoreError,
-};
+use crate::conformance::{assert_not_found, create_owner};
+use crate::{AccountName, AccountStore, RosterChanges, RosterEntry, RosterStore, RosterVersion};
 
 /// An entry whose fields all depend on `seed`: each of the five flags takes both values across
 /// seeds 0..32, the name is absent for some, and the group lists differ in length.
@@ -59,13 +57,6 @@ async fn put_all(
         version = roster.put_entry(owner, entry).await.unwrap();
     }
     version
-}
-
-fn assert_not_found(err: StoreError, what: &str) {
-    assert!(
-        matches!(err, StoreError::NotFound(ref n) if n == what),
-        "expected NotFound({what}), got {err:?}"
-    );
 }
 
 /// A roster never written, of an existing account or not, is empty at version 0, and its
