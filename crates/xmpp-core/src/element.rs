@@ -6,9 +6,14 @@
 //! written: prefixes are an artefact of one serialization, and RFC 6120 §11.2 lets any
 //! equivalent form be sent on.
 
+mod parse;
+pub mod syntax;
+
 use std::fmt;
 
 use crate::ns;
+
+pub use parse::XmlParseError;
 
 /// An attribute as written (`name` may carry a prefix such as `xml:lang`) and its unescaped value.
 #[derive(Clone, Debug, PartialEq, Eq)]

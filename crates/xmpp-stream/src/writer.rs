@@ -73,6 +73,13 @@ impl<W: AsyncWrite + Unpin> XmlWriter<W> {
         e.write_to(&mut self.buf, &self.content_ns);
     }
 
+    /// Queues a stanza that is already serialized, for a stream whose content namespace is
+    /// the stanza's implied default (how stanzas travel inside a Starling cluster: serialized
+    /// once by the service that decided on them, written as is to every recipient's stream).
+    pub fn queue_serialized(&mut self, xml: &str) {
+        self.buf.push_str(xml);
+    }
+
     /// Queues `e` and flushes.
     pub async fn write_element(&mut self, e: &Element) -> std::io::Result<()> {
         self.queue_element(e);

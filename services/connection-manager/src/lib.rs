@@ -4,6 +4,7 @@
 //! Architecture invariant: this is the only crate that touches client sockets. It holds nothing
 //! durable; killing it loses only its connections.
 
+pub mod cluster;
 pub mod config;
 mod handlers;
 mod rate;
@@ -14,6 +15,7 @@ pub mod server;
 mod session;
 pub mod tls;
 
+pub use cluster::Cluster;
 pub use config::{C2sConfig, Limits, ResourceConflict, TlsSettings};
-pub use handlers::{ACCOUNT_FEATURES, SERVER_FEATURES};
+pub use handlers::SERVER_FEATURES;
 pub use server::{C2sServer, Listeners, run};

@@ -6,9 +6,10 @@
 //! `<resource-constraint/>` and the stanza is reported undelivered.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+use bytes::Bytes;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use xmpp_core::{Element, Jid, StreamError, StreamErrorCondition};
@@ -18,6 +19,9 @@ use xmpp_core::{Element, Jid, StreamError, StreamErrorCondition};
 pub enum Outbound {
     /// A stanza to write.
     Stanza(Element),
+    /// A stanza already serialized with `jabber:client` as its implied default namespace,
+    /// as deliveries arrive from the cluster.
+    Serialized(Bytes),
     /// Close the stream normally (`</stream:stream>`) after what is queued.
     End,
 }
@@ -69,6 +73,9 @@ pub struct SessionHandle {
     jid: Jid,
     tx: mpsc::Sender<Outbound>,
     control: Arc<SessionControl>,
+    /// Sent available presence and not since unavailable (RFC 6121 §4.1), so that presence
+    /// for "all available resources" of the user reaches it.
+    available: Arc<AtomicBool>,
 }
 
 impl SessionHandle {
@@ -80,7 +87,18 @@ impl SessionHandle {
             jid,
             tx,
             control,
+            available: Arc::default(),
         }
+    }
+
+    /// Whether the session has sent available presence (RFC 6121 §4.1).
+    pub fn is_available(&self) -> bool {
+        self.available.load(Ordering::Relaxed)
+    }
+
+    /// Records that the client sent broadcast presence: available or unavailable.
+    pub fn set_available(&self, available: bool) {
+        self.available.store(available, Ordering::Relaxed);
     }
 
     /// Unique id of the session within this process.
@@ -111,22 +129,39 @@ impl SessionHandle {
         }
     }
 
+    /// Queues a serialized stanza from the cluster, with the same slow-consumer policy as
+    /// [`SessionHandle::deliver`]; `false` when it was not queued.
+    pub fn deliver_serialized(&self, xml: Bytes) -> bool {
+        match self.tx.try_send(Outbound::Serialized(xml)) {
+            Ok(()) => true,
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                self.slow_consumer();
+                false
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => false,
+        }
+    }
+
+    fn slow_consumer(&self) {
+        tracing::warn!(jid = %self.jid, "outbound queue full, closing slow session");
+        self.control.terminate(StreamError::with_text(
+            StreamErrorCondition::ResourceConstraint,
+            "outbound queue full: the client does not read fast enough",
+        ));
+    }
+
     /// Queues `stanza` for the client without waiting. A full queue closes the session with
     /// `<resource-constraint/>` (the slow-consumer policy). An undelivered stanza is handed
     /// back, so the caller can answer its sender without having cloned it up front.
     pub fn deliver(&self, stanza: Element) -> Result<(), Element> {
         let undelivered = |o| match o {
             Outbound::Stanza(e) => e,
-            Outbound::End => unreachable!("only stanzas are sent here"),
+            Outbound::Serialized(_) | Outbound::End => unreachable!("only elements are sent here"),
         };
         match self.tx.try_send(Outbound::Stanza(stanza)) {
             Ok(()) => Ok(()),
             Err(mpsc::error::TrySendError::Full(o)) => {
-                tracing::warn!(jid = %self.jid, "outbound queue full, closing slow session");
-                self.control.terminate(StreamError::with_text(
-                    StreamErrorCondition::ResourceConstraint,
-                    "outbound queue full: the client does not read fast enough",
-                ));
+                self.slow_consumer();
                 Err(undelivered(o))
             }
             Err(mpsc::error::TrySendError::Closed(o)) => Err(undelivered(o)),

@@ -1,12 +1,14 @@
 //! What happens to a stanza a bound client sends: the checks of RFC 6120 §8.1 (addresses),
 //! then delivery to the server itself, to a session on this connection manager, or an error.
 //!
-//! Scope: this router knows the sessions of this process only. Routing by rosters, presence
-//! and priorities (RFC 6121 §8) and across connection managers belongs to the
-//! roster-presence service.
+//! Routing decisions for users (rosters, presence, priorities: RFC 6121 §8) are not made
+//! here: each stanza goes to the roster-presence shard that owns it, the addressee's for
+//! messages and IQs, the sender's for presence. Only IQs to the server's own domain are
+//! answered here.
 
+use cluster_api::v1::Direction;
 use xmpp_core::{
-    Element, Jid, Stanza, StanzaError, StanzaErrorCondition, StanzaKind, StreamError,
+    Element, ErrorType, Jid, Stanza, StanzaError, StanzaErrorCondition, StanzaKind, StreamError,
     StreamErrorCondition, ns,
 };
 
@@ -16,7 +18,7 @@ use crate::server::C2sServer;
 
 /// Routes one element from `session`'s client. An `Err` is a stream-level violation that ends
 /// the stream; stanza-level problems are answered with stanza errors.
-pub(crate) fn from_client(
+pub(crate) async fn from_client(
     server: &C2sServer,
     session: &SessionHandle,
     element: Element,
@@ -50,48 +52,111 @@ pub(crate) fn from_client(
         Some(Ok(jid)) => Some(jid),
         Some(Err(_)) => {
             // §8.3.3.8: the 'to' address does not follow RFC 7622.
-            reply_error(session, &stanza, StanzaErrorCondition::JidMalformed);
+            reply_error(session, &stanza, error(StanzaErrorCondition::JidMalformed));
             return Ok(());
         }
     };
-    let own_bare = session.jid().bare();
-    let to_server = match &to {
-        None => true,
-        Some(jid) => jid.is_bare() && (jid.as_str() == server.config.domain || *jid == own_bare),
-    };
-    if stanza.kind() == StanzaKind::Iq && to_server {
-        if let Some(reply) = handlers::handle_iq(session, &stanza, to.as_ref()) {
-            let _ = session.deliver(reply);
-        }
-        return Ok(());
-    }
-    let target = to
-        .filter(|jid| !jid.is_bare())
-        .and_then(|jid| server.sessions.get(&jid));
-    match (target, stanza.kind()) {
-        (Some(target), _) => {
-            if let Err(undelivered) = target.deliver(stanza.into_element())
-                && let Ok(stanza) = Stanza::from_element(undelivered)
-            {
-                reply_error(session, &stanza, StanzaErrorCondition::ServiceUnavailable);
+    let domain = server.config.domain.as_str();
+    if let Some(to) = &to
+        && to.domain() != domain
+    {
+        // RFC 6120 §10.4: no server-to-server connections, so no remote domain is reachable.
+        // Presence is dropped (§8.5 has no errors for it), except subscription stanzas,
+        // which still change the sender's roster and so go to the sender's shard.
+        let subscription = stanza.kind() == StanzaKind::Presence
+            && matches!(
+                stanza.stanza_type(),
+                Some("subscribe" | "subscribed" | "unsubscribe" | "unsubscribed")
+            );
+        if !subscription {
+            if stanza.kind() != StanzaKind::Presence {
+                reply_error(
+                    session,
+                    &stanza,
+                    error(StanzaErrorCondition::RemoteServerNotFound),
+                );
             }
+            return Ok(());
         }
-        // Presence to an unavailable entity is dropped silently (RFC 6121 §4.6, §8.5).
-        (None, StanzaKind::Presence) => {}
-        (None, StanzaKind::Message | StanzaKind::Iq) => {
-            reply_error(session, &stanza, StanzaErrorCondition::ServiceUnavailable);
+    }
+    let own = session.jid().bare();
+    let result = match stanza.kind() {
+        StanzaKind::Presence => {
+            // RFC 6121 §4.1: broadcast presence decides whether this session is available.
+            if to.is_none() {
+                match stanza.stanza_type() {
+                    None => session.set_available(true),
+                    Some("unavailable") => session.set_available(false),
+                    _ => {}
+                }
+            }
+            // Presence is processed on the sender's shard (broadcast, directed lists,
+            // subscriptions, probes).
+            server
+                .cluster
+                .stanza_in(&own, &stanza, session, Direction::Outbound)
+                .await
         }
+        StanzaKind::Iq if to.as_ref().is_some_and(|t| t.local().is_none()) => {
+            // An IQ to the server itself (RFC 6120 §10.3.3 for no 'to' is below: that is
+            // to the account).
+            let to = to.as_ref();
+            match to.filter(|t| t.is_bare()) {
+                Some(_) => {
+                    if let Some(reply) = handlers::handle_iq(&stanza) {
+                        let _ = session.deliver(reply);
+                    }
+                }
+                None => reply_error(
+                    session,
+                    &stanza,
+                    error(StanzaErrorCondition::ServiceUnavailable),
+                ),
+            }
+            Ok(())
+        }
+        StanzaKind::Message if to.as_ref().is_some_and(|t| t.local().is_none()) => {
+            // Messages to the server domain: no service here handles them (RFC 6120 §10.3.1
+            // for no 'to' is below).
+            reply_error(
+                session,
+                &stanza,
+                error(StanzaErrorCondition::ServiceUnavailable),
+            );
+            Ok(())
+        }
+        // RFC 6120 §10.3.1, §10.3.3: no 'to' is the sender's own account.
+        StanzaKind::Message | StanzaKind::Iq => {
+            let owner = to.as_ref().map_or(own, Jid::bare);
+            server
+                .cluster
+                .stanza_in(&owner, &stanza, session, Direction::Inbound)
+                .await
+        }
+    };
+    if let Err(failure) = result {
+        tracing::warn!(jid = %session.jid(), error = %failure, "routing a stanza failed");
+        // A temporary failure: the client may retry (RFC 6120 §8.3.3.6).
+        reply_error(
+            session,
+            &stanza,
+            StanzaError::typed(ErrorType::Wait, StanzaErrorCondition::InternalServerError),
+        );
     }
     Ok(())
 }
 
+fn error(condition: StanzaErrorCondition) -> StanzaError {
+    StanzaError::new(condition)
+}
+
 /// Answers `stanza` with a stanza error, unless it is an error itself or an IQ response
 /// (§8.3.1, §8.2.3: those are never answered).
-fn reply_error(session: &SessionHandle, stanza: &Stanza, condition: StanzaErrorCondition) {
+fn reply_error(session: &SessionHandle, stanza: &Stanza, error: StanzaError) {
     if stanza.kind() == StanzaKind::Iq && matches!(stanza.stanza_type(), Some("result" | "error")) {
         return;
     }
-    if let Some(reply) = stanza.error_reply(&StanzaError::new(condition)) {
+    if let Some(reply) = stanza.error_reply(&error) {
         let _ = session.deliver(reply);
     }
 }

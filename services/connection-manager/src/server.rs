@@ -9,6 +9,7 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
+use crate::cluster::{self, Cluster};
 use crate::config::C2sConfig;
 use crate::registry::SessionRegistry;
 use crate::session::serve_connection;
@@ -23,6 +24,8 @@ pub struct C2sServer {
     pub accounts: Arc<dyn AccountStore>,
     /// Bound sessions of this process.
     pub sessions: SessionRegistry,
+    /// The shards this node calls and its bus subscriptions.
+    pub cluster: Cluster,
     /// Secret from which SCRAM derives a stable fake salt for accounts that do not exist, so
     /// that a login attempt cannot tell which accounts exist (every process of a deployment
     /// and every restart must use the same one).
@@ -39,19 +42,22 @@ impl std::fmt::Debug for C2sServer {
 }
 
 impl C2sServer {
-    /// A server over `accounts` with `tls` as its TLS configuration and `scram_decoy_secret`
-    /// as the deployment's secret for fake SCRAM salts.
+    /// A server over `accounts` with `tls` as its TLS configuration, `scram_decoy_secret`
+    /// as the deployment's secret for fake SCRAM salts, and `cluster` as its link to the
+    /// roster-presence shards.
     pub fn new(
         config: C2sConfig,
         tls: Arc<rustls::ServerConfig>,
         accounts: Arc<dyn AccountStore>,
         scram_decoy_secret: [u8; 32],
+        cluster: Cluster,
     ) -> Arc<Self> {
         Arc::new(Self {
             config,
             tls_acceptor: tokio_rustls::TlsAcceptor::from(tls),
             accounts,
             sessions: SessionRegistry::new(),
+            cluster,
             scram_decoy_secret,
         })
     }
@@ -83,7 +89,19 @@ impl Listeners {
 
 /// Accepts and serves clients until `shutdown` is cancelled, then closes every stream with
 /// `<system-shutdown/>` and returns once they are closed or the grace period is over.
-pub async fn run(server: Arc<C2sServer>, listeners: Listeners, shutdown: CancellationToken) {
+/// Deliveries arriving in `inbox` (the node inbox whose subscriptions `server.cluster`
+/// manages) are written to the local sessions meanwhile.
+pub async fn run(
+    server: Arc<C2sServer>,
+    listeners: Listeners,
+    inbox: bus::Inbox,
+    shutdown: CancellationToken,
+) {
+    let inbox_task = tokio::spawn(cluster::run_inbox(
+        server.clone(),
+        inbox,
+        shutdown.child_token(),
+    ));
     let max = server.config.limits.max_connections;
     let permits = Arc::new(Semaphore::new(max));
     for (listener, direct_tls) in [
@@ -105,6 +123,7 @@ pub async fn run(server: Arc<C2sServer>, listeners: Listeners, shutdown: Cancell
     {
         tracing::warn!("shutdown grace period over with sessions still open");
     }
+    inbox_task.abort();
 }
 
 /// Takes a connection permit, then accepts from whichever listener has a connection (so the

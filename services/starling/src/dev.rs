@@ -6,11 +6,16 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use bus::{Bus, LocalBus, LocalBusConfig};
 use connection_manager::{C2sConfig, Limits, Listeners, ResourceConflict, TlsSettings};
+use roster_presence::{ShardConfig, Stores};
 use serde::{Deserialize, Serialize};
 use service_kit::telemetry::{LogFormat, init_logging};
 use service_kit::{ConfigSources, load_config};
 use storage::SqliteStore;
+
+/// The node name of the one connection manager of `starling dev`.
+const NODE: &str = "dev";
 
 use crate::cli::DevArgs;
 
@@ -37,11 +42,19 @@ pub struct DevConfig {
     pub resource_conflict: ResourceConflict,
     /// See [`C2sConfig::sasl_mechanisms`].
     pub sasl_mechanisms: Vec<String>,
+    /// See [`ShardConfig::max_roster_items`].
+    pub max_roster_items: usize,
+    /// See [`ShardConfig::offline_quota`].
+    pub offline_quota: usize,
+    /// Deliveries the connection manager's bus inbox holds before the bus waits (and, past
+    /// its publish timeout, drops; see the `bus` crate).
+    pub inbox_capacity: usize,
 }
 
 impl Default for DevConfig {
     fn default() -> Self {
         let c2s = C2sConfig::default();
+        let shard = ShardConfig::new(c2s.domain.clone());
         Self {
             data_dir: PathBuf::from("./starling-data"),
             domain: c2s.domain,
@@ -51,6 +64,9 @@ impl Default for DevConfig {
             limits: c2s.limits,
             resource_conflict: c2s.resource_conflict,
             sasl_mechanisms: c2s.sasl_mechanisms,
+            max_roster_items: shard.max_roster_items,
+            offline_quota: shard.offline_quota,
+            inbox_capacity: 4096,
         }
     }
 }
@@ -75,6 +91,9 @@ impl DevConfig {
             sasl_mechanisms: config.sasl_mechanisms.clone(),
         };
         c2s.validate()?;
+        if config.inbox_capacity == 0 {
+            return Err("inbox_capacity must be at least 1".into());
+        }
         Ok((config, c2s))
     }
 }
@@ -129,14 +148,31 @@ async fn run(config: DevConfig, c2s: C2sConfig) -> Result<(), String> {
         )
     })?;
     tracing::info!(domain = %c2s.domain, data_dir = %config.data_dir.display(), "starling dev starting");
-    let server = connection_manager::C2sServer::new(c2s, tls, Arc::new(store), decoy);
+    let store = Arc::new(store);
+    // One shard, reached through the generated gRPC client over in-process pipes, and the
+    // in-process bus: the cluster's code paths in one process.
+    let bus: Arc<dyn Bus> = Arc::new(LocalBus::new(LocalBusConfig::default()));
+    let mut shard_config = ShardConfig::new(c2s.domain.clone());
+    shard_config.max_roster_items = config.max_roster_items;
+    shard_config.offline_quota = config.offline_quota;
+    let shards = roster_presence::in_process::start(
+        shard_config,
+        Stores::sqlite(store.clone()),
+        bus.clone(),
+    );
+    let inbox = bus
+        .open_inbox(NODE, config.inbox_capacity)
+        .await
+        .map_err(|e| format!("cannot open the bus inbox: {e}"))?;
+    let cluster = connection_manager::Cluster::new(NODE, shards, inbox.subscriptions());
+    let server = connection_manager::C2sServer::new(c2s, tls, store, decoy, cluster);
     let shutdown = service_kit::Shutdown::new();
     let signal = shutdown.clone();
     tokio::spawn(async move {
         service_kit::wait_for_signal().await;
         signal.cancel();
     });
-    connection_manager::run(server, listeners, shutdown).await;
+    connection_manager::run(server, listeners, inbox, shutdown).await;
     tracing::info!("stopped");
     Ok(())
 }

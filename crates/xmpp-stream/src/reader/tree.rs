@@ -15,6 +15,7 @@ use quick_xml::escape::EscapeError;
 use quick_xml::events::BytesStart;
 use quick_xml::events::attributes::Attribute;
 use quick_xml::name::{NamespaceResolver, ResolveResult};
+use xmpp_core::element::syntax::{self, is_name, is_xml_char};
 use xmpp_core::{Element, Node, StreamError};
 
 use crate::ReaderLimits;
@@ -112,23 +113,11 @@ pub(super) fn open_element(
 /// XML §3.1 requires white space between attributes (`a='1'b='2'` is not well-formed); the
 /// parser's attribute iterator does not check it.
 fn check_attribute_separation(raw: &str) -> Result<(), StreamError> {
-    let mut rest = raw.as_bytes();
-    while let Some(open) = rest.iter().position(|&b| b == b'\'' || b == b'"') {
-        let quote = rest[open];
-        let after = &rest[open + 1..];
-        let Some(close) = after.iter().position(|&b| b == quote) else {
-            // An unterminated value; the attribute parser reports it.
-            return Ok(());
-        };
-        rest = &after[close + 1..];
-        if rest
-            .first()
-            .is_some_and(|&b| !matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
-        {
-            return Err(not_well_formed("attributes not separated by white space"));
-        }
+    if syntax::attributes_separated(raw) {
+        Ok(())
+    } else {
+        Err(not_well_formed("attributes not separated by white space"))
     }
-    Ok(())
 }
 
 /// The unescaped, normalized value of an attribute (XML §3.3.3).
@@ -232,11 +221,6 @@ pub(super) fn check_char_data(s: &str) -> Result<(), StreamError> {
     Ok(())
 }
 
-/// XML §2.2 `Char`.
-pub(super) fn is_xml_char(c: char) -> bool {
-    matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
-}
-
 /// The first `b` in `s`. Names and attribute values are short: a plain scan beats setting up
 /// a vectorized search.
 fn find_byte(s: &str, b: u8) -> Option<usize> {
@@ -245,57 +229,11 @@ fn find_byte(s: &str, b: u8) -> Option<usize> {
 
 /// A qualified name (XML-NAMES §4): one NCName, or two joined by a colon.
 fn check_qname(name: &str) -> Result<(), StreamError> {
-    let valid = match find_byte(name, b':') {
-        None => is_ncname(name),
-        Some(colon) => is_ncname(&name[..colon]) && is_ncname(&name[colon + 1..]),
-    };
-    if valid {
+    if syntax::is_qname(name) {
         Ok(())
     } else {
         Err(not_well_formed(format!(
             "'{name}' is not a qualified XML name"
         )))
     }
-}
-
-/// XML §2.3 `Name`.
-fn is_name(s: &str) -> bool {
-    let mut chars = s.chars();
-    chars.next().is_some_and(|c| c == ':' || is_name_start(c))
-        && chars.all(|c| c == ':' || is_name_char(c))
-}
-
-/// XML-NAMES §3 `NCName`: a `Name` without colons.
-fn is_ncname(s: &str) -> bool {
-    if let [first, rest @ ..] = s.as_bytes()
-        && first.is_ascii_alphabetic() | (*first == b'_')
-        && rest
-            .iter()
-            .all(|&b| b.is_ascii_alphanumeric() | matches!(b, b'_' | b'-' | b'.'))
-    {
-        // The common, all-ASCII case.
-        return true;
-    }
-    let mut chars = s.chars();
-    chars.next().is_some_and(is_name_start) && chars.all(is_name_char)
-}
-
-/// XML §2.3 `NameStartChar`, without the colon.
-fn is_name_start(c: char) -> bool {
-    if c.is_ascii() {
-        return c.is_ascii_alphabetic() || c == '_';
-    }
-    matches!(c,
-        '\u{C0}'..='\u{D6}' | '\u{D8}'..='\u{F6}' | '\u{F8}'..='\u{2FF}' | '\u{370}'..='\u{37D}'
-        | '\u{37F}'..='\u{1FFF}' | '\u{200C}'..='\u{200D}' | '\u{2070}'..='\u{218F}'
-        | '\u{2C00}'..='\u{2FEF}' | '\u{3001}'..='\u{D7FF}' | '\u{F900}'..='\u{FDCF}'
-        | '\u{FDF0}'..='\u{FFFD}' | '\u{10000}'..='\u{EFFFF}')
-}
-
-/// XML §2.3 `NameChar`, without the colon.
-fn is_name_char(c: char) -> bool {
-    if c.is_ascii() {
-        return c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.');
-    }
-    is_name_start(c) || matches!(c, '\u{B7}' | '\u{300}'..='\u{36F}' | '\u{203F}'..='\u{2040}')
 }

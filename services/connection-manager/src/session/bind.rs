@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use tokio::sync::mpsc;
 use xmpp_core::{
-    Element, IqType, Jid, Stanza, StanzaError, StanzaErrorCondition, StreamError,
+    Element, ErrorType, IqType, Jid, Stanza, StanzaError, StanzaErrorCondition, StreamError,
     StreamErrorCondition, ns,
 };
 
@@ -82,6 +82,18 @@ pub(crate) async fn bind_resource(
             }
         },
     };
+    // Registered with the user's shard before the client hears of the binding, so that the
+    // client's first stanza finds the session known to the cluster.
+    if let Err(error) = server.cluster.session_bound(&handle).await {
+        tracing::warn!(jid = %handle.jid(), %error, "registering a session failed");
+        server.sessions.unbind(handle.jid(), handle.id());
+        return refuse_with(
+            stream,
+            &stanza,
+            StanzaError::typed(ErrorType::Wait, StanzaErrorCondition::InternalServerError),
+        )
+        .await;
+    }
     let mut result = stanza.iq_result();
     result.push_child(
         Element::new("bind", ns::BIND)
@@ -89,6 +101,7 @@ pub(crate) async fn bind_resource(
     );
     if let Err(end) = stream.send(&result).await {
         server.sessions.unbind(handle.jid(), handle.id());
+        server.cluster.session_closed(&handle).await;
         return Err(end);
     }
     tracing::info!(jid = %handle.jid(), "resource bound");
@@ -109,7 +122,15 @@ async fn refuse(
     request: &Stanza,
     condition: StanzaErrorCondition,
 ) -> Result<Option<BindOutcome>, End> {
-    if let Some(reply) = request.error_reply(&StanzaError::new(condition)) {
+    refuse_with(stream, request, StanzaError::new(condition)).await
+}
+
+async fn refuse_with(
+    stream: &mut Stream,
+    request: &Stanza,
+    error: StanzaError,
+) -> Result<Option<BindOutcome>, End> {
+    if let Some(reply) = request.error_reply(&error) {
         stream.send(&reply).await?;
     }
     Ok(None)

@@ -55,7 +55,7 @@ pub(crate) async fn run_bound(
                         () = control.terminated() => return,
                     }
                 }
-                if let Err(error) = router::from_client(server, session, element) {
+                if let Err(error) = router::from_client(server, session, element).await {
                     control.terminate(error);
                     return;
                 }

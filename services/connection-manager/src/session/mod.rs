@@ -67,6 +67,7 @@ pub(crate) async fn serve_connection(
         server
             .sessions
             .unbind(bound.handle.jid(), bound.handle.id());
+        server.cluster.session_closed(&bound.handle).await;
         return;
     };
     let handle = bound.handle;
@@ -78,6 +79,8 @@ pub(crate) async fn serve_connection(
     ));
     bound::run_bound(&server, reader, &handle, &shutdown).await;
     server.sessions.unbind(handle.jid(), handle.id());
+    // RFC 6121 §4.5.2: the shard sends unavailable presence if the resource was available.
+    server.cluster.session_closed(&handle).await;
     if let Err(e) = writer_task.await {
         tracing::warn!(error = %e, "session writer task failed");
     }

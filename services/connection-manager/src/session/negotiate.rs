@@ -1,7 +1,7 @@
 //! RFC 6120 §4.3 stream negotiation up to a bound resource: header checks, features,
 //! STARTTLS (§5), SASL (§6, in [`super::sasl`]) and resource binding (§7, in [`super::bind`]).
 
-use xmpp_core::{Element, Jid, StreamErrorCondition, ns};
+use xmpp_core::{Element, Jid, StreamErrorCondition, ns, roster, subscription};
 use xmpp_stream::{StreamEvent, StreamHeader};
 
 use super::bind::{BindOutcome, bind_resource};
@@ -189,6 +189,9 @@ fn features(server: &C2sServer, stream: &Stream, stage: Stage) -> Element {
         }
         Stage::Bind => {
             f.push_child(Element::new("bind", ns::BIND));
+            // RFC 6121 §2.6.1 roster versioning and §3.4 subscription pre-approval.
+            f.push_child(roster::ver_feature());
+            f.push_child(subscription::pre_approval_feature());
             // RFC 6121 predecessor's session establishment, optional since RFC 6120; advertised
             // so that old clients do not fail, marked optional so that new ones skip it.
             f.push_child(

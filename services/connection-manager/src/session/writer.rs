@@ -39,16 +39,12 @@ pub(crate) async fn run_writer(
             biased;
             () = control.terminated() => break,
             item = rx.recv() => {
-                let mut end = false;
-                match item {
-                    Some(Outbound::Stanza(e)) => writer.queue_element(&e),
-                    Some(Outbound::End) | None => end = true,
-                }
+                let mut end = !queue(&mut writer, item);
                 let mut batched = 1;
                 while !end && batched < MAX_BATCH {
                     match rx.try_recv() {
-                        Ok(Outbound::Stanza(e)) => writer.queue_element(&e),
-                        Ok(Outbound::End) | Err(mpsc::error::TryRecvError::Disconnected) => end = true,
+                        Ok(item) => end = !queue(&mut writer, Some(item)),
+                        Err(mpsc::error::TryRecvError::Disconnected) => end = true,
                         Err(mpsc::error::TryRecvError::Empty) => break,
                     }
                     batched += 1;
@@ -80,4 +76,17 @@ pub(crate) async fn run_writer(
         .reason()
         .unwrap_or_else(|| StreamError::new(StreamErrorCondition::UndefinedCondition));
     let _ = tokio::time::timeout(CLOSE_TIMEOUT, writer.write_error_and_close(&reason)).await;
+}
+
+/// Queues one item for writing; `false` when it ends the stream.
+fn queue(writer: &mut Writer, item: Option<Outbound>) -> bool {
+    match item {
+        Some(Outbound::Stanza(e)) => writer.queue_element(&e),
+        Some(Outbound::Serialized(xml)) => match std::str::from_utf8(&xml) {
+            Ok(xml) => writer.queue_serialized(xml),
+            Err(_) => tracing::warn!("dropping a delivery that is not UTF-8"),
+        },
+        Some(Outbound::End) | None => return false,
+    }
+    true
 }

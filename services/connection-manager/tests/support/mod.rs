@@ -86,11 +86,23 @@ pub async fn start(tweak: impl FnOnce(&mut C2sConfig)) -> TestServer {
     let listeners = Listeners::bind(&config).await.unwrap();
     let addr = listeners.starttls.local_addr().unwrap();
     let tls_addr = listeners.direct_tls.as_ref().unwrap().local_addr().unwrap();
-    let server = C2sServer::new(config, tls, Arc::new(store), [7u8; 32]);
+    let store = Arc::new(store);
+    // The real roster-presence shard behind the same in-process gRPC transport and bus as
+    // `starling dev`.
+    let bus: Arc<dyn bus::Bus> = Arc::new(bus::LocalBus::new(bus::LocalBusConfig::default()));
+    let shards = roster_presence::in_process::start(
+        roster_presence::ShardConfig::new(DOMAIN),
+        roster_presence::Stores::sqlite(store.clone()),
+        bus.clone(),
+    );
+    let inbox = bus.open_inbox("test", 1024).await.unwrap();
+    let cluster = connection_manager::Cluster::new("test", shards, inbox.subscriptions());
+    let server = C2sServer::new(config, tls, store, [7u8; 32], cluster);
     let shutdown = CancellationToken::new();
     let task = tokio::spawn(connection_manager::run(
         server.clone(),
         listeners,
+        inbox,
         shutdown.clone(),
     ));
     TestServer {

@@ -1,0 +1,48 @@
+//! Clients of every roster-presence shard, picked by the shard function: the one place that
+//! turns "the user this stanza is about" into "the shard to call".
+
+use std::sync::Arc;
+
+use tonic::transport::Channel;
+use xmpp_core::Jid;
+
+use crate::shard::{ShardCount, shard_of};
+use crate::v1::roster_presence_client::RosterPresenceClient;
+
+/// One gRPC client per shard, in shard order. Cheap to clone; clones share the channels.
+#[derive(Clone, Debug)]
+pub struct ShardClients {
+    clients: Arc<[RosterPresenceClient<Channel>]>,
+    count: ShardCount,
+}
+
+impl ShardClients {
+    /// Clients for the shards reached through `channels`, shard `i` through `channels[i]`.
+    ///
+    /// # Panics
+    /// When `channels` is empty: a deployment has at least one shard.
+    pub fn new(channels: Vec<Channel>) -> Self {
+        let count = u32::try_from(channels.len())
+            .ok()
+            .and_then(ShardCount::new)
+            .expect("at least one shard");
+        Self {
+            clients: channels
+                .into_iter()
+                .map(RosterPresenceClient::new)
+                .collect(),
+            count,
+        }
+    }
+
+    /// The number of shards.
+    pub fn count(&self) -> ShardCount {
+        self.count
+    }
+
+    /// A client of the shard that owns `jid`'s bare JID.
+    pub fn for_jid(&self, jid: &Jid) -> RosterPresenceClient<Channel> {
+        let shard = shard_of(jid, self.count) as usize;
+        self.clients[shard].clone()
+    }
+}

@@ -1,0 +1,156 @@
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use tonic::{Request, Response, Status};
+
+use super::*;
+use crate::v1;
+use crate::v1::roster_presence_client::RosterPresenceClient;
+use crate::v1::roster_presence_server::{RosterPresence, RosterPresenceServer};
+
+/// One call the server received.
+#[derive(Clone, Debug, PartialEq)]
+enum Call {
+    Bound(v1::SessionBoundRequest),
+    Closed(v1::SessionClosedRequest),
+    Stanza(v1::StanzaInRequest),
+}
+
+/// A shard that records what it is called with.
+#[derive(Clone, Debug, Default)]
+struct Recorder {
+    calls: Arc<Mutex<Vec<Call>>>,
+}
+
+impl Recorder {
+    fn record(&self, call: Call) {
+        self.calls.lock().unwrap().push(call);
+    }
+
+    fn calls(&self) -> Vec<Call> {
+        self.calls.lock().unwrap().clone()
+    }
+}
+
+#[tonic::async_trait]
+impl RosterPresence for Recorder {
+    async fn session_bound(
+        &self,
+        request: Request<v1::SessionBoundRequest>,
+    ) -> Result<Response<v1::SessionBoundResponse>, Status> {
+        self.record(Call::Bound(request.into_inner()));
+        Ok(Response::new(v1::SessionBoundResponse {}))
+    }
+
+    async fn session_closed(
+        &self,
+        request: Request<v1::SessionClosedRequest>,
+    ) -> Result<Response<v1::SessionClosedResponse>, Status> {
+        self.record(Call::Closed(request.into_inner()));
+        Ok(Response::new(v1::SessionClosedResponse {}))
+    }
+
+    async fn stanza_in(
+        &self,
+        request: Request<v1::StanzaInRequest>,
+    ) -> Result<Response<v1::StanzaInResponse>, Status> {
+        let request = request.into_inner();
+        if request.stanza.as_ref().is_some_and(|s| s.id == "refuse") {
+            return Err(Status::invalid_argument("refused"));
+        }
+        self.record(Call::Stanza(request));
+        Ok(Response::new(v1::StanzaInResponse {}))
+    }
+}
+
+fn session(id: u64) -> v1::SessionAddress {
+    v1::SessionAddress {
+        node: "c2s-1".into(),
+        id,
+        jid: format!("juliet@example.com/r{id}"),
+    }
+}
+
+fn stanza_in(id: &str) -> v1::StanzaInRequest {
+    v1::StanzaInRequest {
+        stanza: Some(v1::Envelope {
+            from: "juliet@example.com/r1".into(),
+            to: "romeo@example.net".into(),
+            kind: v1::StanzaKind::Message.into(),
+            r#type: "chat".into(),
+            id: id.into(),
+            origin: Some(session(1)),
+            xml: Bytes::from_static(b"<message to='romeo@example.net'><body>hi</body></message>"),
+        }),
+        direction: v1::Direction::Inbound.into(),
+    }
+}
+
+#[tokio::test]
+async fn calls_arrive_with_their_fields() {
+    let shard = Recorder::default();
+    let mut client = RosterPresenceClient::new(channel(RosterPresenceServer::new(shard.clone())));
+
+    client
+        .session_bound(v1::SessionBoundRequest {
+            session: Some(session(1)),
+        })
+        .await
+        .unwrap();
+    client.stanza_in(stanza_in("m1")).await.unwrap();
+    client
+        .session_closed(v1::SessionClosedRequest {
+            session: Some(session(1)),
+        })
+        .await
+        .unwrap();
+
+    assert_eq!(
+        shard.calls(),
+        [
+            Call::Bound(v1::SessionBoundRequest {
+                session: Some(session(1))
+            }),
+            Call::Stanza(stanza_in("m1")),
+            Call::Closed(v1::SessionClosedRequest {
+                session: Some(session(1))
+            }),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn errors_come_back_as_statuses() {
+    let mut client =
+        RosterPresenceClient::new(channel(RosterPresenceServer::new(Recorder::default())));
+    let status = client.stanza_in(stanza_in("refuse")).await.unwrap_err();
+    assert_eq!(status.code(), tonic::Code::InvalidArgument);
+    assert_eq!(status.message(), "refused");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_calls_all_succeed() {
+    let shard = Recorder::default();
+    let client = RosterPresenceClient::new(channel(RosterPresenceServer::new(shard.clone())));
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..100 {
+        let mut client = client.clone();
+        tasks.spawn(async move { client.stanza_in(stanza_in(&format!("m{i}"))).await });
+    }
+    let mut ok = 0;
+    while let Some(result) = tasks.join_next().await {
+        result.unwrap().unwrap();
+        ok += 1;
+    }
+    assert_eq!(ok, 100);
+    let mut ids: Vec<String> = shard
+        .calls()
+        .into_iter()
+        .map(|c| match c {
+            Call::Stanza(s) => s.stanza.unwrap().id,
+            other => panic!("unexpected call {other:?}"),
+        })
+        .collect();
+    ids.sort_by_key(|id| id[1..].parse::<u32>().unwrap());
+    assert_eq!(ids, (0..100).map(|i| format!("m{i}")).collect::<Vec<_>>());
+}

@@ -1,0 +1,84 @@
+//! What processing a stanza decides to send. The shard collects effects while it holds a
+//! user's state and returns them; the caller carries them out afterwards, in order.
+//!
+//! Why not send directly: a subscription stanza processed for one user produces a stanza
+//! that must be processed for another user (possibly on the same shard, possibly with a
+//! reply coming straight back). Carrying effects out only after the first user's state is
+//! released means no shard ever waits for a user while holding another, so there is no lock
+//! cycle between users or shards.
+
+use xmpp_core::{Element, Jid, Stanza};
+
+/// Which sessions of a user a delivery is for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Target {
+    /// These sessions, by full JID. A JID with no session is skipped by whoever delivers.
+    Resources(Vec<Jid>),
+    /// Every session of the user that has sent available presence (RFC 6121 §4.2.3,
+    /// §4.4.3, §4.5.3: inbound presence goes to all of the contact's available resources).
+    Available,
+}
+
+/// One thing to send.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Effect {
+    /// Write `stanza` to sessions of the local user `user` (a bare JID).
+    Deliver {
+        /// The user whose sessions receive it.
+        user: Jid,
+        /// Which of them.
+        target: Target,
+        /// The stanza, addressed and stamped as it is to be written.
+        stanza: Element,
+    },
+    /// Process `stanza` for its addressee, a local user, on the shard that owns the
+    /// addressee (RFC 6121 §3: the contact's server side of a subscription stanza; §4.3:
+    /// a probe).
+    Route(Stanza),
+}
+
+/// The effects of one operation, in the order they must happen.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Effects(pub Vec<Effect>);
+
+impl Effects {
+    /// No effects yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Delivers `stanza` to the listed sessions of `user`; nothing when the list is empty.
+    pub fn deliver_to(&mut self, user: &Jid, resources: Vec<Jid>, stanza: Element) {
+        if !resources.is_empty() {
+            self.0.push(Effect::Deliver {
+                user: user.bare(),
+                target: Target::Resources(resources),
+                stanza,
+            });
+        }
+    }
+
+    /// Delivers `stanza` to every available session of `user`.
+    pub fn deliver_available(&mut self, user: &Jid, stanza: Element) {
+        self.0.push(Effect::Deliver {
+            user: user.bare(),
+            target: Target::Available,
+            stanza,
+        });
+    }
+
+    /// Delivers `stanza` to the one session `full`.
+    pub fn deliver_one(&mut self, full: &Jid, stanza: Element) {
+        self.deliver_to(full, vec![full.clone()], stanza);
+    }
+
+    /// Sends `stanza` to its addressee's shard for inbound processing.
+    pub fn route(&mut self, stanza: Stanza) {
+        self.0.push(Effect::Route(stanza));
+    }
+
+    /// Whether there is nothing to do.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}

@@ -1,0 +1,335 @@
+//! Presence (RFC 6121 §4): initial and subsequent broadcast, unavailable presence (sent,
+//! or generated when a session ends), directed presence with its list of recipients, and
+//! probes.
+//!
+//! Choices the RFC leaves open, as the major servers make them:
+//! - Probes on login are sent from the full JID of the resource that became available (the
+//!   §4.3 interoperability note allows it), so the replies reach that resource only and the
+//!   user's other resources are not sent their contacts' presence again.
+//! - A probe for a contact with no available resource gets no reply (§4.3.2 rule 3 is a
+//!   SHOULD that "can greatly increase the number of presence notifications").
+//! - A new available resource is also sent the last presence of the user's other
+//!   available resources (an entity is implicitly subscribed to its own presence, §4.2.2).
+
+use storage::RosterEntry;
+use xmpp_core::{Element, Jid, Stanza, StanzaErrorCondition, ns};
+
+use crate::delivery;
+use crate::effects::Effects;
+use crate::sessions::Resource;
+use crate::shard::{Shard, reply_error};
+
+/// Presence with no 'to' from the resource `from`: available (initial or subsequent,
+/// §4.2.2, §4.4.2) or unavailable (§4.5.2). The caller holds the user's lock.
+pub(crate) async fn broadcast(shard: &Shard, from: &Jid, stanza: Stanza, effects: &mut Effects) {
+    let Some(resource) = shard.sessions.get(from) else {
+        return;
+    };
+    if stanza.stanza_type() == Some("unavailable") {
+        let mut element = stanza.into_element();
+        element.remove_attr("to");
+        went_unavailable(shard, &resource, element, effects).await;
+        shard.sessions.update(from, |r| {
+            r.available = false;
+            r.priority = 0;
+            r.last_presence = None;
+            r.directed.clear();
+        });
+        return;
+    }
+    let priority = match priority_of(stanza.element()) {
+        Ok(p) => p,
+        Err(()) => {
+            // §4.7.2.3: an integer between -128 and +127.
+            reply_error(effects, &stanza, StanzaErrorCondition::BadRequest);
+            return;
+        }
+    };
+    let initial = !resource.available;
+    let element = stanza.into_element();
+    shard.sessions.update(from, |r| {
+        r.available = true;
+        r.priority = priority;
+        r.last_presence = Some(element.clone());
+    });
+    let user = from.bare();
+    let roster = roster_of(shard, &user).await;
+    // §4.2.2, §4.4.2: to every contact subscribed to the user's presence.
+    for entry in roster.iter().filter(|e| e.from) {
+        if let Some(contact) = local_contact(shard, entry) {
+            effects.deliver_available(&contact, addressed(&element, &contact));
+        }
+    }
+    // ... and to all of the user's available resources, this one included.
+    let own = shard.sessions.available(&user);
+    effects.deliver_to(&user, own, addressed(&element, &user));
+    if !initial {
+        return;
+    }
+    // §4.2.2, §4.3.1: probe every contact the user is subscribed to.
+    for entry in roster.iter().filter(|e| e.to) {
+        if let Some(contact) = local_contact(shard, entry) {
+            let probe = Element::new("presence", ns::JABBER_CLIENT)
+                .with_attr("from", from.as_str())
+                .with_attr("to", contact.as_str())
+                .with_attr("type", "probe");
+            if let Ok(probe) = Stanza::from_element(probe) {
+                effects.route(probe);
+            }
+        }
+    }
+    for other in shard.sessions.of(&user) {
+        if other.jid != *from
+            && other.available
+            && let Some(presence) = other.last_presence
+        {
+            effects.deliver_one(from, addressed(&presence, &user));
+        }
+    }
+    // §3.1.3 rule 4: requests still waiting for an answer, at every login.
+    match shard
+        .stores
+        .pending
+        .pending_in(&Shard::account(&user))
+        .await
+    {
+        Ok(requests) => {
+            for (_, xml) in requests {
+                if let Ok(request) = Element::from_xml(&xml, ns::JABBER_CLIENT) {
+                    effects.deliver_one(from, request);
+                }
+            }
+        }
+        Err(error) => tracing::warn!(%user, %error, "reading pending requests failed"),
+    }
+    // §8.5.2.2.1 and XEP-0160: offline messages go to the first resource with a
+    // non-negative priority.
+    if priority >= 0 {
+        delivery::flush_offline(shard, &user, from, effects).await;
+    }
+}
+
+/// The resource `resource` stopped being available, by unavailable presence (`presence`,
+/// stamped with its full JID and no 'to') or because its session ended: unavailable to the
+/// contacts subscribed to the user, to the user's available resources, and to the entities
+/// on its directed-presence list (§4.5.2, §4.6.3 rule 2).
+async fn went_unavailable(
+    shard: &Shard,
+    resource: &Resource,
+    presence: Element,
+    effects: &mut Effects,
+) {
+    let user = resource.jid.bare();
+    let mut subscribers = Vec::new();
+    if resource.available {
+        let roster = roster_of(shard, &user).await;
+        for entry in roster.iter().filter(|e| e.from) {
+            if let Some(contact) = local_contact(shard, entry) {
+                effects.deliver_available(&contact, addressed(&presence, &contact));
+                subscribers.push(contact);
+            }
+        }
+        let own = shard.sessions.available(&user);
+        effects.deliver_to(&user, own, addressed(&presence, &user));
+    }
+    for entity in &resource.directed {
+        if !subscribers.contains(&entity.bare()) && shard.is_local(entity) {
+            deliver_to_entity(entity, addressed(&presence, entity), effects);
+        }
+    }
+}
+
+/// The session behind `resource` is gone (closed, dropped, or taken over): if it had
+/// presence to withdraw, generate the unavailable presence for it (§4.5.2: "the server
+/// MUST generate the unavailable presence broadcast on the user's behalf").
+pub(crate) async fn went_offline(shard: &Shard, resource: Resource, effects: &mut Effects) {
+    if !resource.available && resource.directed.is_empty() {
+        return;
+    }
+    let presence = Element::new("presence", ns::JABBER_CLIENT)
+        .with_attr("from", resource.jid.as_str())
+        .with_attr("type", "unavailable");
+    went_unavailable(shard, &resource, presence, effects).await;
+}
+
+/// Directed presence from `from` to `to` (§4.6.3). The caller holds the user's lock.
+pub(crate) async fn directed(
+    shard: &Shard,
+    from: &Jid,
+    to: Jid,
+    stanza: Stanza,
+    effects: &mut Effects,
+) {
+    if !shard.is_local(&to) || to.local().is_none() {
+        // No server-to-server connections: presence to other domains goes nowhere.
+        return;
+    }
+    let unavailable = stanza.stanza_type() == Some("unavailable");
+    let user = from.bare();
+    let subscribed = roster_entry(shard, &user, &to.bare())
+        .await
+        .is_some_and(|e| e.from);
+    shard.sessions.update(from, |r| {
+        r.directed.retain(|d| *d != to);
+        // Rule 1: a subscriber already gets broadcasts. Rules 2 and 3: anyone else is
+        // remembered, to be told when this resource goes offline.
+        if !(unavailable || subscribed && r.available) {
+            r.directed.push(to.clone());
+        }
+    });
+    deliver_to_entity(&to, stanza.into_element(), effects);
+}
+
+/// A presence error a client sends back to `to`: delivered like directed presence, with no
+/// effect on the lists.
+pub(crate) fn route_error(shard: &Shard, to: Jid, stanza: Stanza, effects: &mut Effects) {
+    if shard.is_local(&to) && to.local().is_some() {
+        deliver_to_entity(&to, stanza.into_element(), effects);
+    }
+}
+
+/// Presence with no type, "unavailable" or "error" addressed to the local user `to`
+/// (§8.5.2.1.2, §8.5.3.1, §8.5.3.2.2): to all available resources for a bare JID, to the
+/// resource for a full JID (ignored when it does not exist).
+pub(crate) fn deliver_inbound(shard: &Shard, to: &Jid, stanza: Stanza, effects: &mut Effects) {
+    if to.is_bare() {
+        let available = shard.sessions.available(to);
+        effects.deliver_to(to, available, stanza.into_element());
+    } else if shard.sessions.is_connected(to) {
+        effects.deliver_one(to, stanza.into_element());
+    }
+}
+
+/// A presence probe from `from` to the local user `to` (§4.3.2, §4.6.6). The caller holds
+/// the user's lock.
+pub(crate) async fn probe(
+    shard: &Shard,
+    from: &Jid,
+    to: &Jid,
+    stanza: Stanza,
+    effects: &mut Effects,
+) {
+    let user = to.bare();
+    if !shard.account_exists(&user).await {
+        // §8.5.1: silently ignored.
+        return;
+    }
+    let prober = from.bare();
+    let entry = roster_entry(shard, &user, &prober).await;
+    let resources: Vec<Resource> = shard
+        .sessions
+        .of(&user)
+        .into_iter()
+        .filter(|r| r.available && (to.is_bare() || r.jid == *to))
+        .collect();
+    if entry.as_ref().is_some_and(|e| e.from) {
+        // §4.3.2 rule 4: the full XML of each available resource's last presence.
+        for resource in resources {
+            if let Some(mut presence) = resource.last_presence {
+                presence.set_attr("to", from.as_str());
+                if to.is_full() {
+                    // §4.3.2: a probe of a full JID learns only that it is available.
+                    presence = mere_presence(&resource.jid, from);
+                }
+                deliver_to_entity(from, presence, effects);
+            }
+        }
+        return;
+    }
+    // §4.6.6: a probe from an entity this resource sent directed presence to.
+    let mut answered = false;
+    for resource in &resources {
+        if resource.directed.iter().any(|d| d == from || *d == prober) {
+            deliver_to_entity(from, mere_presence(&resource.jid, from), effects);
+            answered = true;
+        }
+    }
+    let pending_request = entry.is_none_or(|e| !e.from) && is_pending(shard, &user, &prober).await;
+    if !answered && !pending_request && shard.is_local(&prober) {
+        // §4.3.2 rule 1: not subscribed; "unsubscribed" resynchronizes the prober's roster.
+        let mut reply = Element::new("presence", ns::JABBER_CLIENT)
+            .with_attr("from", user.as_str())
+            .with_attr("to", prober.as_str())
+            .with_attr("type", "unsubscribed");
+        if let Some(id) = stanza.id() {
+            reply.set_attr("id", id);
+        }
+        if let Ok(reply) = Stanza::from_element(reply) {
+            effects.route(reply);
+        }
+    }
+}
+
+/// Whether `user` has an unanswered request from `contact`: the prober is then waiting for
+/// an answer, and an automatic "unsubscribed" would deny it on the user's behalf.
+async fn is_pending(shard: &Shard, user: &Jid, contact: &Jid) -> bool {
+    match shard.stores.pending.pending_in(&Shard::account(user)).await {
+        Ok(requests) => requests.iter().any(|(c, _)| c == contact.as_str()),
+        Err(_) => true,
+    }
+}
+
+/// `<presence from='resource' to='to'/>`: availability without details (§4.3.2, §4.6.6).
+fn mere_presence(resource: &Jid, to: &Jid) -> Element {
+    Element::new("presence", ns::JABBER_CLIENT)
+        .with_attr("from", resource.as_str())
+        .with_attr("to", to.as_str())
+}
+
+/// Delivers presence to a local entity: every available resource of a bare JID, or the one
+/// resource of a full JID.
+fn deliver_to_entity(to: &Jid, presence: Element, effects: &mut Effects) {
+    if to.is_bare() {
+        effects.deliver_available(to, presence);
+    } else {
+        effects.deliver_one(to, presence);
+    }
+}
+
+/// `presence` with 'to' set to `to`.
+fn addressed(presence: &Element, to: &Jid) -> Element {
+    let mut element = presence.clone();
+    element.set_attr("to", to.as_str());
+    element
+}
+
+/// The priority of an available presence (§4.7.2.3): 0 when absent; `Err` when not an
+/// integer in -128..=127.
+fn priority_of(presence: &Element) -> Result<i8, ()> {
+    match presence.get_child("priority", ns::JABBER_CLIENT) {
+        None => Ok(0),
+        Some(p) => p.text().trim().parse().map_err(|_| ()),
+    }
+}
+
+/// The contact of a roster entry, when it is a user of this server (no server-to-server
+/// connections yet).
+fn local_contact(shard: &Shard, entry: &RosterEntry) -> Option<Jid> {
+    let jid = Jid::new(&entry.contact).ok()?;
+    (shard.is_local(&jid) && jid.local().is_some()).then_some(jid)
+}
+
+async fn roster_of(shard: &Shard, user: &Jid) -> Vec<RosterEntry> {
+    match shard.stores.rosters.roster(&Shard::account(user)).await {
+        Ok((_, entries)) => entries,
+        Err(error) => {
+            tracing::warn!(%user, %error, "reading the roster failed");
+            Vec::new()
+        }
+    }
+}
+
+async fn roster_entry(shard: &Shard, user: &Jid, contact: &Jid) -> Option<RosterEntry> {
+    match shard
+        .stores
+        .rosters
+        .entry(&Shard::account(user), contact.as_str())
+        .await
+    {
+        Ok(entry) => entry,
+        Err(error) => {
+            tracing::warn!(%user, %error, "reading a roster item failed");
+            None
+        }
+    }
+}

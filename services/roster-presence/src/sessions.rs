@@ -1,0 +1,167 @@
+//! The online resources of the shard's users: RFC 6121's "connected" and "available"
+//! resources, each with its priority, last presence and directed-presence list.
+//!
+//! In memory only: a restarted shard rebuilds this from the connection managers, which
+//! register their sessions again. The lock is a plain mutex held for map operations only,
+//! never across an await.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use xmpp_core::{Element, Jid};
+
+/// Identifies one bound session cluster-wide: the connection manager holding it and its id
+/// there. A full JID alone is not enough, because a newer session can take over a resource
+/// (RFC 6120 §7.7.2.2) while the old one is still closing.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct SessionKey {
+    /// The connection manager's node name.
+    pub node: Arc<str>,
+    /// The session's id on that node.
+    pub id: u64,
+}
+
+/// One connected resource.
+#[derive(Clone, Debug)]
+pub struct Resource {
+    /// The full JID.
+    pub jid: Jid,
+    /// The session behind it.
+    pub session: SessionKey,
+    /// Available for communication: sent initial presence and not yet unavailable
+    /// (RFC 6121 §4.1).
+    pub available: bool,
+    /// The priority of its last available presence (RFC 6121 §4.7.2.3; 0 when absent).
+    pub priority: i8,
+    /// The full XML of its last available presence without a 'to', stamped with its full
+    /// JID, for answering probes (§4.3.2) and telling new resources (§4.2.2).
+    pub last_presence: Option<Element>,
+    /// Requested the roster, so it gets roster pushes (§2.1.6 "interested resource").
+    pub interested: bool,
+    /// Entities this resource sent directed available presence to and that are not
+    /// subscribed to the user: they get unavailable presence when it goes offline (§4.6.3).
+    pub directed: Vec<Jid>,
+}
+
+impl Resource {
+    fn new(jid: Jid, session: SessionKey) -> Self {
+        Self {
+            jid,
+            session,
+            available: false,
+            priority: 0,
+            last_presence: None,
+            interested: false,
+            directed: Vec::new(),
+        }
+    }
+}
+
+/// The resources of all online users of the shard, by bare JID.
+#[derive(Debug, Default)]
+pub struct Sessions {
+    by_user: Mutex<HashMap<Jid, Vec<Resource>>>,
+}
+
+impl Sessions {
+    /// No one online.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Registers a bound resource; a resource of the same full JID is replaced (the newer
+    /// session took it over). Returns the replaced resource.
+    pub fn bind(&self, jid: Jid, session: SessionKey) -> Option<Resource> {
+        let mut map = self.lock();
+        let list = map.entry(jid.bare()).or_default();
+        let old = list
+            .iter()
+            .position(|r| r.jid == jid)
+            .map(|i| list.swap_remove(i));
+        list.push(Resource::new(jid, session));
+        old
+    }
+
+    /// Removes the resource `jid` if `session` still holds it.
+    pub fn unbind(&self, jid: &Jid, session: &SessionKey) -> Option<Resource> {
+        let mut map = self.lock();
+        let bare = jid.bare();
+        let list = map.get_mut(&bare)?;
+        let i = list
+            .iter()
+            .position(|r| &r.jid == jid && &r.session == session)?;
+        let old = list.swap_remove(i);
+        if list.is_empty() {
+            map.remove(&bare);
+        }
+        Some(old)
+    }
+
+    /// A copy of the resources of `user` (bare JID).
+    pub fn of(&self, user: &Jid) -> Vec<Resource> {
+        self.lock().get(user).cloned().unwrap_or_default()
+    }
+
+    /// A copy of the resource `full`.
+    pub fn get(&self, full: &Jid) -> Option<Resource> {
+        self.lock()
+            .get(&full.bare())?
+            .iter()
+            .find(|r| &r.jid == full)
+            .cloned()
+    }
+
+    /// Whether the resource `full` is connected.
+    pub fn is_connected(&self, full: &Jid) -> bool {
+        self.lock()
+            .get(&full.bare())
+            .is_some_and(|list| list.iter().any(|r| &r.jid == full))
+    }
+
+    /// Changes the resource `full` with `f`, if it is connected; returns what `f` returned.
+    pub fn update<T>(&self, full: &Jid, f: impl FnOnce(&mut Resource) -> T) -> Option<T> {
+        let mut map = self.lock();
+        let r = map
+            .get_mut(&full.bare())?
+            .iter_mut()
+            .find(|r| &r.jid == full)?;
+        Some(f(r))
+    }
+
+    /// The full JIDs of the available resources of `user`.
+    pub fn available(&self, user: &Jid) -> Vec<Jid> {
+        self.select(user, |r| r.available)
+    }
+
+    /// The full JIDs of the interested resources of `user` (§2.1.6).
+    pub fn interested(&self, user: &Jid) -> Vec<Jid> {
+        self.select(user, |r| r.interested)
+    }
+
+    /// The full JIDs of `user`'s resources that `keep` selects.
+    pub fn select(&self, user: &Jid, keep: impl Fn(&Resource) -> bool) -> Vec<Jid> {
+        self.lock()
+            .get(user)
+            .map(|list| {
+                list.iter()
+                    .filter(|r| keep(r))
+                    .map(|r| r.jid.clone())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Number of connected resources on the shard.
+    pub fn len(&self) -> usize {
+        self.lock().values().map(Vec::len).sum()
+    }
+
+    /// Whether no resource is connected.
+    pub fn is_empty(&self) -> bool {
+        self.lock().is_empty()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, HashMap<Jid, Vec<Resource>>> {
+        self.by_user.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}

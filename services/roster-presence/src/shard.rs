@@ -1,0 +1,272 @@
+//! The shard's entry points. Each takes what a connection manager or another shard sent and
+//! returns the [`Effects`] to carry out.
+//!
+//! Concurrency: state changes for one user (roster writes, subscription transitions,
+//! presence changes) are serialized by a per-user lock, so a transition always reads the
+//! state the previous one wrote. Locks are striped (a fixed array indexed by a hash of the
+//! bare JID), so memory does not grow with the number of users, and no operation ever holds
+//! two of them: effects that concern another user are returned, not carried out.
+
+use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+use std::sync::Arc;
+
+use storage::{
+    AccountName, AccountStore, OfflineStore, PendingSubscriptionStore, RosterStore, SqliteStore,
+    StoreError,
+};
+use tokio::sync::{Mutex, MutexGuard};
+use xmpp_core::{ErrorType, Jid, Stanza, StanzaError, StanzaErrorCondition, StanzaKind};
+
+use crate::config::ShardConfig;
+use crate::effects::Effects;
+use crate::sessions::{SessionKey, Sessions};
+use crate::{delivery, presence, subscription};
+
+/// Number of lock stripes: enough that unrelated users rarely wait for each other.
+const LOCK_STRIPES: usize = 1024;
+
+/// The stores a shard reads and writes.
+#[derive(Clone, Debug)]
+pub struct Stores {
+    /// Which accounts exist (RFC 6121 §8.5.1).
+    pub accounts: Arc<dyn AccountStore>,
+    /// Rosters and subscription states (§2, §3).
+    pub rosters: Arc<dyn RosterStore>,
+    /// Offline messages (§8.5.2.2.1).
+    pub offline: Arc<dyn OfflineStore>,
+    /// Inbound subscription requests awaiting an answer (§3.1.3).
+    pub pending: Arc<dyn PendingSubscriptionStore>,
+}
+
+impl Stores {
+    /// Every store backed by one SQLite database.
+    pub fn sqlite(store: Arc<SqliteStore>) -> Self {
+        Self {
+            accounts: store.clone(),
+            rosters: store.clone(),
+            offline: store.clone(),
+            pending: store,
+        }
+    }
+}
+
+/// One roster-presence shard.
+#[derive(Debug)]
+pub struct Shard {
+    pub(crate) config: ShardConfig,
+    pub(crate) stores: Stores,
+    pub(crate) sessions: Sessions,
+    locks: Box<[Mutex<()>]>,
+}
+
+impl Shard {
+    /// A shard with no one online.
+    pub fn new(config: ShardConfig, stores: Stores) -> Self {
+        Self {
+            config,
+            stores,
+            sessions: Sessions::new(),
+            locks: (0..LOCK_STRIPES).map(|_| Mutex::new(())).collect(),
+        }
+    }
+
+    /// The shard's settings.
+    pub fn config(&self) -> &ShardConfig {
+        &self.config
+    }
+
+    /// The online resources of the shard's users.
+    pub fn sessions(&self) -> &Sessions {
+        &self.sessions
+    }
+
+    /// A client bound the resource `jid` (RFC 6120 §7). If another session held it, that
+    /// session is gone: it is treated as closed first.
+    pub async fn session_bound(&self, jid: Jid, session: SessionKey) -> Effects {
+        let _guard = self.lock_user(&jid).await;
+        let mut effects = Effects::new();
+        if let Some(old) = self.sessions.bind(jid, session) {
+            presence::went_offline(self, old, &mut effects).await;
+        }
+        effects
+    }
+
+    /// The session `session` of `jid` ended. If the resource was available, its contacts
+    /// and the user's other resources get unavailable presence (RFC 6121 §4.5.2: "the
+    /// server MUST NOT depend on receiving unavailable presence").
+    pub async fn session_closed(&self, jid: &Jid, session: &SessionKey) -> Effects {
+        let _guard = self.lock_user(jid).await;
+        let mut effects = Effects::new();
+        if let Some(old) = self.sessions.unbind(jid, session) {
+            presence::went_offline(self, old, &mut effects).await;
+        }
+        effects
+    }
+
+    /// A presence stanza a client of one of the shard's users sent, with `from` stamped
+    /// to the sender's full JID: broadcast, directed presence, subscription stanzas and
+    /// probes, processed on the sender's side (RFC 6121 §3, §4).
+    pub async fn outbound(&self, stanza: Stanza) -> Effects {
+        let mut effects = Effects::new();
+        let Some(from) = stanza.from().and_then(|f| Jid::new(f).ok()) else {
+            return effects;
+        };
+        if stanza.kind() != StanzaKind::Presence {
+            tracing::debug!(kind = ?stanza.kind(), "outbound processing takes presence only");
+            return effects;
+        }
+        let _guard = self.lock_user(&from).await;
+        let to = match stanza.to().map(Jid::new) {
+            None => None,
+            Some(Ok(jid)) => Some(jid),
+            Some(Err(_)) => {
+                reply_error(&mut effects, &stanza, StanzaErrorCondition::JidMalformed);
+                return effects;
+            }
+        };
+        match (stanza.stanza_type(), to) {
+            (None | Some("unavailable"), None) => {
+                presence::broadcast(self, &from, stanza, &mut effects).await;
+            }
+            (None | Some("unavailable"), Some(to)) => {
+                presence::directed(self, &from, to, stanza, &mut effects).await;
+            }
+            (Some("subscribe" | "subscribed" | "unsubscribe" | "unsubscribed"), Some(to)) => {
+                subscription::outbound(self, &from, to, stanza, &mut effects).await;
+            }
+            (Some("probe"), Some(to)) => {
+                // §4.3: a client's probe is processed like the server's own.
+                if self.is_local(&to) {
+                    effects.route(stanza);
+                }
+            }
+            (Some("error"), Some(to)) => presence::route_error(self, to, stanza, &mut effects),
+            (Some("subscribe" | "subscribed" | "unsubscribe" | "unsubscribed" | "probe"), None) => {
+                // A subscription stanza is about a contact; without one there is no one to
+                // apply it to.
+                reply_error(&mut effects, &stanza, StanzaErrorCondition::BadRequest);
+            }
+            (Some("error"), None) => {}
+            (Some(_), _) => {
+                // RFC 6121 §4.7.1: no other presence type exists.
+                reply_error(&mut effects, &stanza, StanzaErrorCondition::BadRequest);
+            }
+        }
+        effects
+    }
+
+    /// A stanza addressed to one of the shard's users (RFC 6121 §8.5): messages and IQs
+    /// from any sender, and the subscription stanzas and probes routed from the sender's
+    /// side. An IQ with no 'to' is addressed to the sender's own account (RFC 6120 §10.3.3).
+    pub async fn inbound(&self, stanza: Stanza) -> Effects {
+        let mut effects = Effects::new();
+        let Some(from) = stanza.from().and_then(|f| Jid::new(f).ok()) else {
+            return effects;
+        };
+        let to = match stanza.to().map(Jid::new) {
+            None => from.bare(),
+            Some(Ok(jid)) => jid,
+            Some(Err(_)) => {
+                reply_error(&mut effects, &stanza, StanzaErrorCondition::JidMalformed);
+                return effects;
+            }
+        };
+        if !self.is_local(&to) || to.local().is_none() {
+            tracing::debug!(%to, "inbound stanza for an address this shard does not serve");
+            reply_error(
+                &mut effects,
+                &stanza,
+                StanzaErrorCondition::ServiceUnavailable,
+            );
+            return effects;
+        }
+        match stanza.kind() {
+            StanzaKind::Message => delivery::message(self, &to, stanza, &mut effects).await,
+            StanzaKind::Iq => delivery::iq(self, &from, &to, stanza, &mut effects).await,
+            StanzaKind::Presence => {
+                let _guard = self.lock_user(&to).await;
+                match stanza.stanza_type() {
+                    Some("subscribe" | "subscribed" | "unsubscribe" | "unsubscribed") => {
+                        subscription::inbound(self, &from, &to, stanza, &mut effects).await;
+                    }
+                    Some("probe") => presence::probe(self, &from, &to, stanza, &mut effects).await,
+                    _ => presence::deliver_inbound(self, &to, stanza, &mut effects),
+                }
+            }
+        }
+        effects
+    }
+
+    /// Whether `jid` is on the domain this shard serves.
+    pub(crate) fn is_local(&self, jid: &Jid) -> bool {
+        jid.domain() == self.config.domain
+    }
+
+    /// The account behind a local bare or full JID.
+    pub(crate) fn account(jid: &Jid) -> AccountName {
+        AccountName::new(jid.local().unwrap_or_default(), jid.domain())
+    }
+
+    /// Whether the local user `user` has an account. A user with a connected resource does;
+    /// otherwise the store is asked. A store failure counts as "exists", so a stanza is
+    /// kept or answered rather than dropped as if the user were unknown.
+    pub(crate) async fn account_exists(&self, user: &Jid) -> bool {
+        if !self.sessions.of(&user.bare()).is_empty() {
+            return true;
+        }
+        match self
+            .stores
+            .accounts
+            .account_exists(&Self::account(user))
+            .await
+        {
+            Ok(exists) => exists,
+            Err(error) => {
+                tracing::warn!(%user, %error, "account lookup failed");
+                true
+            }
+        }
+    }
+
+    pub(crate) async fn lock_user(&self, jid: &Jid) -> MutexGuard<'_, ()> {
+        let hasher = BuildHasherDefault::<DefaultHasher>::default();
+        let stripe = hasher.hash_one(jid.bare().as_str()) as usize % self.locks.len();
+        self.locks[stripe].lock().await
+    }
+}
+
+/// Queues the error reply to `stanza` for its sender (RFC 6120 §8.3), unless it is an error
+/// or an IQ response, which are never answered.
+pub(crate) fn reply_error(effects: &mut Effects, stanza: &Stanza, condition: StanzaErrorCondition) {
+    reply_with(effects, stanza, &StanzaError::new(condition));
+}
+
+/// [`reply_error`] with a full [`StanzaError`].
+pub(crate) fn reply_with(effects: &mut Effects, stanza: &Stanza, error: &StanzaError) {
+    if stanza.kind() == StanzaKind::Iq && matches!(stanza.stanza_type(), Some("result" | "error")) {
+        return;
+    }
+    let Some(sender) = stanza.from().and_then(|f| Jid::new(f).ok()) else {
+        return;
+    };
+    if let Some(reply) = stanza.error_reply(error) {
+        reply_to(effects, &sender, reply);
+    }
+}
+
+/// Delivers `reply` to `sender`: to that session for a full JID, else to every available
+/// resource.
+pub(crate) fn reply_to(effects: &mut Effects, sender: &Jid, reply: xmpp_core::Element) {
+    if sender.is_full() {
+        effects.deliver_one(sender, reply);
+    } else {
+        effects.deliver_available(sender, reply);
+    }
+}
+
+/// The stanza error for a store failure: temporary, the client may retry (RFC 6120
+/// §8.3.3.6).
+pub(crate) fn store_failed(error: &StoreError) -> StanzaError {
+    tracing::warn!(%error, "store operation failed");
+    StanzaError::typed(ErrorType::Wait, StanzaErrorCondition::InternalServerError)
+}
