@@ -270,3 +270,6 @@ pub(crate) fn store_failed(error: &StoreError) -> StanzaError {
     tracing::warn!(%error, "store operation failed");
     StanzaError::typed(ErrorType::Wait, StanzaErrorCondition::InternalServerError)
 }
+
+#[cfg(test)]
+mod tests;

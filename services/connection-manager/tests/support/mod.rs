@@ -2,6 +2,8 @@
 //! temporary SQLite store holding three accounts, and stops it again.
 #![allow(dead_code)]
 
+pub mod peer;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -53,6 +55,15 @@ pub fn credentials(password: &str) -> Vec<ScramCredentials> {
 
 /// Starts a server whose default test configuration `tweak` may change.
 pub async fn start(tweak: impl FnOnce(&mut C2sConfig)) -> TestServer {
+    start_with(tweak, |_| {}).await
+}
+
+/// [`start`], with `tweak_shard` changing the roster-presence shard's settings too (roster
+/// size, offline quota, roster limits).
+pub async fn start_with(
+    tweak: impl FnOnce(&mut C2sConfig),
+    tweak_shard: impl FnOnce(&mut roster_presence::ShardConfig),
+) -> TestServer {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let mut config = C2sConfig {
         domain: DOMAIN.into(),
@@ -90,8 +101,10 @@ pub async fn start(tweak: impl FnOnce(&mut C2sConfig)) -> TestServer {
     // The real roster-presence shard behind the same in-process gRPC transport and bus as
     // `starling dev`.
     let bus: Arc<dyn bus::Bus> = Arc::new(bus::LocalBus::new(bus::LocalBusConfig::default()));
+    let mut shard_config = roster_presence::ShardConfig::new(DOMAIN);
+    tweak_shard(&mut shard_config);
     let shards = roster_presence::in_process::start(
-        roster_presence::ShardConfig::new(DOMAIN),
+        shard_config,
         roster_presence::Stores::sqlite(store.clone()),
         bus.clone(),
     );
