@@ -46,6 +46,9 @@ pub(crate) async fn broadcast(shard: &Shard, from: &Jid, stanza: Stanza, effects
         }
     };
     let initial = !resource.available;
+    // RFC 6121 §8.5.2.2.1 and XEP-0160: offline messages go out with the first presence of
+    // non-negative priority, initial or a later one that raises a negative priority.
+    let flush = priority >= 0 && (initial || resource.priority < 0);
     let element = stanza.into_element();
     shard.sessions.update(from, |r| {
         r.available = true;
@@ -63,6 +66,9 @@ pub(crate) async fn broadcast(shard: &Shard, from: &Jid, stanza: Stanza, effects
     // ... and to all of the user's available resources, this one included.
     let own = shard.sessions.available(&user);
     effects.deliver_to(&user, own, addressed(&element, &user));
+    if flush {
+        delivery::flush_offline(shard, &user, from, effects).await;
+    }
     if !initial {
         return;
     }
@@ -101,11 +107,6 @@ pub(crate) async fn broadcast(shard: &Shard, from: &Jid, stanza: Stanza, effects
             }
         }
         Err(error) => tracing::warn!(%user, %error, "reading pending requests failed"),
-    }
-    // §8.5.2.2.1 and XEP-0160: offline messages go to the first resource with a
-    // non-negative priority.
-    if priority >= 0 {
-        delivery::flush_offline(shard, &user, from, effects).await;
     }
 }
 
