@@ -69,6 +69,19 @@ async fn tls_required_offers_only_starttls_then_mechanisms_section_5_3_1() {
         .unwrap();
     // After SASL: bind and the optional legacy session (§7.4, RFC 3921 §3).
     assert!(stream.features().get_child("bind", ns::BIND).is_some());
+    // RFC 6121 §2.6.1 roster versioning and §3.4 subscription pre-approval.
+    assert!(
+        stream
+            .features()
+            .get_child("ver", ns::ROSTER_VER_FEATURE)
+            .is_some()
+    );
+    assert!(
+        stream
+            .features()
+            .get_child("sub", ns::PRE_APPROVAL)
+            .is_some()
+    );
     let jid = stream.bind(Some("balcony")).await.unwrap();
     assert_eq!(jid.as_str(), "juliet@localhost/balcony");
     server.stop().await;

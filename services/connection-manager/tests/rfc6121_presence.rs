@@ -518,6 +518,36 @@ async fn rfc6121_4_6_directed_presence_and_its_unavailable_at_the_end() {
             presence(e, &juliet_full, Some("unavailable"))
         })
         .await;
+    // Presence to a full JID reaches that resource only (§4.6.2, §8.5.3.1).
+    let mut romeo_too = online(&server, "romeo").await;
+    romeo.drain().await;
+    juliet
+        .send(&format!(
+            "<presence to='{}'><show>dnd</show></presence>",
+            romeo.jid
+        ))
+        .await;
+    romeo
+        .expect("directed to the full JID", |e| {
+            presence(e, &juliet_full, None)
+        })
+        .await;
+    romeo_too
+        .expect_none("directed to the other resource", |e| {
+            presence(e, &juliet_full, None)
+        })
+        .await;
+    juliet
+        .send(&format!(
+            "<presence to='{}' type='unavailable'/>",
+            romeo.jid
+        ))
+        .await;
+    romeo
+        .expect("directed unavailable", |e| {
+            presence(e, &juliet_full, Some("unavailable"))
+        })
+        .await;
     // Going offline: the Nurse, still on the list, gets unavailable; Romeo does not again.
     juliet.logout().await;
     nurse

@@ -1,12 +1,14 @@
 //! Roster management (RFC 6121 §2): get, set and remove, pushes to interested resources,
 //! and roster versioning (§2.6).
 //!
-//! Versioning decisions: a `ver` is included in results only when the client sent one
-//! (§2.6.2: including it is how a client says it supports versioning), and always in
-//! pushes (harmless to clients that ignore it). When a client's cached version is known,
-//! the reply is the empty result of §2.6.3 followed by one push per changed item; every
-//! interim push but the last carries the client's own version, so a client cut off
-//! mid-way asks again from where it was rather than skipping what it missed.
+//! Versioning decisions (§2.6.3): `ver` is on every result and every push, whether or not
+//! the client sent one ("the server SHOULD include the 'ver' attribute on all roster pushes
+//! and results"). When the client's cached version is current, the reply is the empty
+//! result and nothing follows. When exactly one item changed since, it is the empty result
+//! and one push carrying the current version. When several changed, it is the whole
+//! roster: interim pushes "MUST occur in order of modification" with unique versions, and
+//! the store reports what changed, not the order or the intermediate versions, so the
+//! whole roster (which §2.6.3 always allows) is the answer that cannot mislead a client.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -56,30 +58,27 @@ async fn get(
             .changes_since(&owner, known)
             .await
             .map_err(|e| store_failed(&e))?;
-        if let Some(changes) = changes {
-            // §2.6.3: the empty result, then one interim push per change.
+        if let Some(changes) = changes
+            && changes.updated.len() + changes.removed.len() <= 1
+        {
+            // §2.6.3: the empty result, then the one interim push, if any.
             reply_to(effects, from, stanza.iq_result());
-            let mut items: Vec<RosterItem> = changes.updated.iter().filter_map(item_of).collect();
-            items.extend(
-                changes
-                    .removed
-                    .iter()
-                    .filter_map(|c| Jid::new(c).ok())
-                    .map(RosterItem::removed),
-            );
-            let last = items.len().saturating_sub(1);
-            for (i, item) in items.iter().enumerate() {
-                let ver = if i == last { changes.version } else { known };
-                effects.deliver_one(from, push_iq(from, item, ver));
+            let updated = changes.updated.iter().filter_map(item_of);
+            let removed = changes
+                .removed
+                .iter()
+                .filter_map(|c| Jid::new(c).ok())
+                .map(RosterItem::removed);
+            for item in updated.chain(removed) {
+                effects.deliver_one(from, push_iq(from, &item, changes.version));
             }
             return Ok(());
         }
     }
     let (version, entries) = rosters.roster(&owner).await.map_err(|e| store_failed(&e))?;
     let items: Vec<RosterItem> = entries.iter().filter_map(item_of).collect();
-    let ver = request.ver.is_some().then(|| version.to_string());
     let mut reply = stanza.iq_result();
-    reply.push_child(roster_result(&items, ver.as_deref()));
+    reply.push_child(roster_result(&items, Some(&version.to_string())));
     reply_to(effects, from, reply);
     Ok(())
 }
