@@ -2,6 +2,7 @@
 //! temporary SQLite store holding three accounts, and stops it again.
 #![allow(dead_code)]
 
+pub mod im;
 pub mod peer;
 
 use std::net::SocketAddr;
