@@ -11,7 +11,7 @@ use xmpp_core::{Element, IqType, Jid, Stanza, StanzaErrorCondition, ns};
 
 use crate::effects::Effects;
 use crate::roster;
-use crate::shard::{Shard, reply_error, reply_to};
+use crate::shard::{Shard, reply_error};
 
 /// Features of an account (XEP-0030 §3.1 on a bare JID), sorted.
 pub const ACCOUNT_FEATURES: &[&str] = &[ns::DISCO_INFO, ns::DISCO_ITEMS, ns::PING];
@@ -63,7 +63,7 @@ pub(crate) async fn answer(
         _ => Err(StanzaErrorCondition::ServiceUnavailable),
     };
     match reply {
-        Ok(reply) => reply_to(effects, from, reply),
+        Ok(reply) => effects.deliver_to_jid(from, reply),
         Err(condition) => reply_error(effects, &stanza, condition),
     }
 }

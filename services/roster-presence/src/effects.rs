@@ -7,7 +7,7 @@
 //! released means no shard ever waits for a user while holding another, so there is no lock
 //! cycle between users or shards.
 
-use xmpp_core::{Element, Jid, Stanza};
+use xmpp_core::{Element, Jid, Stanza, ns};
 
 /// Which sessions of a user a delivery is for.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -72,13 +72,44 @@ impl Effects {
         self.deliver_to(full, vec![full.clone()], stanza);
     }
 
+    /// Delivers `stanza` to a local JID: every available resource of a bare JID, the one
+    /// session of a full JID.
+    pub fn deliver_to_jid(&mut self, to: &Jid, stanza: Element) {
+        if to.is_full() {
+            self.deliver_one(to, stanza);
+        } else {
+            self.deliver_available(to, stanza);
+        }
+    }
+
     /// Sends `stanza` to its addressee's shard for inbound processing.
     pub fn route(&mut self, stanza: Stanza) {
         self.0.push(Effect::Route(stanza));
+    }
+
+    /// [`Effects::route`] for a stanza the server built; one that is not a stanza (which
+    /// this crate never builds) is dropped.
+    pub fn route_element(&mut self, element: Element) {
+        if let Ok(stanza) = Stanza::from_element(element) {
+            self.route(stanza);
+        }
     }
 
     /// Whether there is nothing to do.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
+}
+
+/// A server-generated `<presence/>` from `from`, to `to` when given, of type `kind` (none:
+/// available).
+pub fn presence(from: &Jid, to: Option<&Jid>, kind: Option<&str>) -> Element {
+    let mut element = Element::new("presence", ns::JABBER_CLIENT).with_attr("from", from.as_str());
+    if let Some(to) = to {
+        element.set_attr("to", to.as_str());
+    }
+    if let Some(kind) = kind {
+        element.set_attr("type", kind);
+    }
+    element
 }

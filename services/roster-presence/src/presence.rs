@@ -14,10 +14,10 @@
 use storage::RosterEntry;
 use xmpp_core::{Element, Jid, Stanza, StanzaErrorCondition, ns};
 
-use crate::delivery;
-use crate::effects::Effects;
+use crate::effects::{Effects, presence};
 use crate::sessions::Resource;
 use crate::shard::{Shard, reply_error};
+use crate::{delivery, subscription};
 
 /// Presence with no 'to' from the resource `from`: available (initial or subsequent,
 /// §4.2.2, §4.4.2) or unavailable (§4.5.2). The caller holds the user's lock.
@@ -75,13 +75,7 @@ pub(crate) async fn broadcast(shard: &Shard, from: &Jid, stanza: Stanza, effects
     // §4.2.2, §4.3.1: probe every contact the user is subscribed to.
     for entry in roster.iter().filter(|e| e.to) {
         if let Some(contact) = local_contact(shard, entry) {
-            let probe = Element::new("presence", ns::JABBER_CLIENT)
-                .with_attr("from", from.as_str())
-                .with_attr("to", contact.as_str())
-                .with_attr("type", "probe");
-            if let Ok(probe) = Stanza::from_element(probe) {
-                effects.route(probe);
-            }
+            effects.route_element(presence(from, Some(&contact), Some("probe")));
         }
     }
     for other in shard.sessions.of(&user) {
@@ -135,7 +129,7 @@ async fn went_unavailable(
     }
     for entity in &resource.directed {
         if !subscribers.contains(&entity.bare()) && shard.is_local(entity) {
-            deliver_to_entity(entity, addressed(&presence, entity), effects);
+            effects.deliver_to_jid(entity, addressed(&presence, entity));
         }
     }
 }
@@ -147,10 +141,8 @@ pub(crate) async fn went_offline(shard: &Shard, resource: Resource, effects: &mu
     if !resource.available && resource.directed.is_empty() {
         return;
     }
-    let presence = Element::new("presence", ns::JABBER_CLIENT)
-        .with_attr("from", resource.jid.as_str())
-        .with_attr("type", "unavailable");
-    went_unavailable(shard, &resource, presence, effects).await;
+    let unavailable = presence(&resource.jid, None, Some("unavailable"));
+    went_unavailable(shard, &resource, unavailable, effects).await;
 }
 
 /// Directed presence from `from` to `to` (§4.6.3). The caller holds the user's lock.
@@ -178,14 +170,14 @@ pub(crate) async fn directed(
             r.directed.push(to.clone());
         }
     });
-    deliver_to_entity(&to, stanza.into_element(), effects);
+    effects.deliver_to_jid(&to, stanza.into_element());
 }
 
 /// A presence error a client sends back to `to`: delivered like directed presence, with no
 /// effect on the lists.
 pub(crate) fn route_error(shard: &Shard, to: Jid, stanza: Stanza, effects: &mut Effects) {
     if shard.is_local(&to) && to.local().is_some() {
-        deliver_to_entity(&to, stanza.into_element(), effects);
+        effects.deliver_to_jid(&to, stanza.into_element());
     }
 }
 
@@ -226,14 +218,16 @@ pub(crate) async fn probe(
     if entry.as_ref().is_some_and(|e| e.from) {
         // §4.3.2 rule 4: the full XML of each available resource's last presence.
         for resource in resources {
-            if let Some(mut presence) = resource.last_presence {
-                presence.set_attr("to", from.as_str());
-                if to.is_full() {
-                    // §4.3.2: a probe of a full JID learns only that it is available.
-                    presence = mere_presence(&resource.jid, from);
-                }
-                deliver_to_entity(from, presence, effects);
-            }
+            let Some(last) = resource.last_presence else {
+                continue;
+            };
+            let reply = if to.is_full() {
+                // §4.3.2: a probe of a full JID learns only that it is available.
+                presence(&resource.jid, Some(from), None)
+            } else {
+                addressed(&last, from)
+            };
+            effects.deliver_to_jid(from, reply);
         }
         return;
     }
@@ -241,49 +235,23 @@ pub(crate) async fn probe(
     let mut answered = false;
     for resource in &resources {
         if resource.directed.iter().any(|d| d == from || *d == prober) {
-            deliver_to_entity(from, mere_presence(&resource.jid, from), effects);
+            effects.deliver_to_jid(from, presence(&resource.jid, Some(from), None));
             answered = true;
         }
     }
-    let pending_request = entry.is_none_or(|e| !e.from) && is_pending(shard, &user, &prober).await;
+    // An unanswered request from the prober means it is waiting for an answer; an
+    // automatic "unsubscribed" would deny it on the user's behalf (a store failure counts
+    // as pending, so nothing is denied by accident).
+    let pending_request = subscription::has_pending(shard, &user, &prober)
+        .await
+        .unwrap_or(true);
     if !answered && !pending_request && shard.is_local(&prober) {
         // §4.3.2 rule 1: not subscribed; "unsubscribed" resynchronizes the prober's roster.
-        let mut reply = Element::new("presence", ns::JABBER_CLIENT)
-            .with_attr("from", user.as_str())
-            .with_attr("to", prober.as_str())
-            .with_attr("type", "unsubscribed");
+        let mut reply = presence(&user, Some(&prober), Some("unsubscribed"));
         if let Some(id) = stanza.id() {
             reply.set_attr("id", id);
         }
-        if let Ok(reply) = Stanza::from_element(reply) {
-            effects.route(reply);
-        }
-    }
-}
-
-/// Whether `user` has an unanswered request from `contact`: the prober is then waiting for
-/// an answer, and an automatic "unsubscribed" would deny it on the user's behalf.
-async fn is_pending(shard: &Shard, user: &Jid, contact: &Jid) -> bool {
-    match shard.stores.pending.pending_in(&Shard::account(user)).await {
-        Ok(requests) => requests.iter().any(|(c, _)| c == contact.as_str()),
-        Err(_) => true,
-    }
-}
-
-/// `<presence from='resource' to='to'/>`: availability without details (§4.3.2, §4.6.6).
-fn mere_presence(resource: &Jid, to: &Jid) -> Element {
-    Element::new("presence", ns::JABBER_CLIENT)
-        .with_attr("from", resource.as_str())
-        .with_attr("to", to.as_str())
-}
-
-/// Delivers presence to a local entity: every available resource of a bare JID, or the one
-/// resource of a full JID.
-fn deliver_to_entity(to: &Jid, presence: Element, effects: &mut Effects) {
-    if to.is_bare() {
-        effects.deliver_available(to, presence);
-    } else {
-        effects.deliver_one(to, presence);
+        effects.route_element(reply);
     }
 }
 

@@ -21,7 +21,7 @@ use xmpp_core::subscription::{SubEvent, SubState, on_roster_remove};
 use xmpp_core::{Element, IqType, Jid, Stanza, StanzaError, StanzaErrorCondition, ns};
 
 use crate::effects::Effects;
-use crate::shard::{Shard, reply_error, reply_to, reply_with, store_failed};
+use crate::shard::{Shard, reply_error, reply_with, store_failed};
 use crate::subscription;
 
 /// A roster get or set from the user's own resource `from` (the caller checked that).
@@ -62,7 +62,7 @@ async fn get(
             && changes.updated.len() + changes.removed.len() <= 1
         {
             // §2.6.3: the empty result, then the one interim push, if any.
-            reply_to(effects, from, stanza.iq_result());
+            effects.deliver_to_jid(from, stanza.iq_result());
             let updated = changes.updated.iter().filter_map(item_of);
             let removed = changes
                 .removed
@@ -79,7 +79,7 @@ async fn get(
     let items: Vec<RosterItem> = entries.iter().filter_map(item_of).collect();
     let mut reply = stanza.iq_result();
     reply.push_child(roster_result(&items, Some(&version.to_string())));
-    reply_to(effects, from, reply);
+    effects.deliver_to_jid(from, reply);
     Ok(())
 }
 
@@ -164,7 +164,7 @@ async fn set(
             push_item(shard, &user, &RosterItem::removed(jid), version, effects);
         }
     }
-    reply_to(effects, from, stanza.iq_result());
+    effects.deliver_to_jid(from, stanza.iq_result());
     Ok(())
 }
 

@@ -250,17 +250,7 @@ pub(crate) fn reply_with(effects: &mut Effects, stanza: &Stanza, error: &StanzaE
         return;
     };
     if let Some(reply) = stanza.error_reply(error) {
-        reply_to(effects, &sender, reply);
-    }
-}
-
-/// Delivers `reply` to `sender`: to that session for a full JID, else to every available
-/// resource.
-pub(crate) fn reply_to(effects: &mut Effects, sender: &Jid, reply: xmpp_core::Element) {
-    if sender.is_full() {
-        effects.deliver_one(sender, reply);
-    } else {
-        effects.deliver_available(sender, reply);
+        effects.deliver_to_jid(&sender, reply);
     }
 }
 

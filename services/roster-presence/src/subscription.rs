@@ -10,9 +10,9 @@
 
 use storage::RosterEntry;
 use xmpp_core::subscription::{PresenceEffect, SubEvent, SubState, Transition, transition};
-use xmpp_core::{Element, Jid, Stanza, ns};
+use xmpp_core::{Element, Jid, Stanza};
 
-use crate::effects::Effects;
+use crate::effects::{Effects, presence};
 use crate::roster;
 use crate::shard::Shard;
 
@@ -100,13 +100,7 @@ pub(crate) async fn inbound(
     if let Some(reply) = t.auto_reply
         && shard.is_local(&contact)
     {
-        let presence = Element::new("presence", ns::JABBER_CLIENT)
-            .with_attr("from", user.as_str())
-            .with_attr("to", contact.as_str())
-            .with_attr("type", reply.presence_type());
-        if let Ok(stanza) = Stanza::from_element(presence) {
-            effects.route(stanza);
-        }
+        effects.route_element(presence(&user, Some(&contact), Some(reply.presence_type())));
     }
     match t.presence {
         Some(PresenceEffect::SendCurrent) => send_current(shard, &user, &contact, effects),
@@ -134,13 +128,7 @@ pub(crate) fn cancel(
     if !shard.is_local(contact) {
         return;
     }
-    let presence = Element::new("presence", ns::JABBER_CLIENT)
-        .with_attr("from", from.bare().as_str())
-        .with_attr("to", contact.as_str())
-        .with_attr("type", presence_type);
-    if let Ok(stanza) = Stanza::from_element(presence) {
-        effects.route(stanza);
-    }
+    effects.route_element(presence(&from.bare(), Some(contact), Some(presence_type)));
 }
 
 /// Unavailable presence from each of `user`'s available resources to `contact`, whose
@@ -150,11 +138,10 @@ pub(crate) fn send_unavailable(shard: &Shard, user: &Jid, contact: &Jid, effects
         return;
     }
     for resource in shard.sessions.available(user) {
-        let presence = Element::new("presence", ns::JABBER_CLIENT)
-            .with_attr("from", resource.as_str())
-            .with_attr("to", contact.as_str())
-            .with_attr("type", "unavailable");
-        effects.deliver_available(contact, presence);
+        effects.deliver_available(
+            contact,
+            presence(&resource, Some(contact), Some("unavailable")),
+        );
     }
 }
 
@@ -192,8 +179,8 @@ async fn load(shard: &Shard, user: &Jid, contact: &Jid) -> Option<(Option<Roster
             return None;
         }
     };
-    let pending_in = match shard.stores.pending.pending_in(&owner).await {
-        Ok(requests) => requests.iter().any(|(c, _)| c == contact.as_str()),
+    let pending_in = match has_pending(shard, user, contact).await {
+        Ok(pending) => pending,
         Err(error) => {
             tracing::warn!(%user, %error, "reading pending requests failed");
             return None;
@@ -202,6 +189,20 @@ async fn load(shard: &Shard, user: &Jid, contact: &Jid) -> Option<(Option<Roster
     let mut state = entry.as_ref().map(roster::state_of).unwrap_or_default();
     state.pending_in = pending_in;
     Some((entry, state.normalized()))
+}
+
+/// Whether `user` has an unanswered subscription request from `contact` ("Pending In").
+pub(crate) async fn has_pending(
+    shard: &Shard,
+    user: &Jid,
+    contact: &Jid,
+) -> Result<bool, storage::StoreError> {
+    let requests = shard
+        .stores
+        .pending
+        .pending_in(&Shard::account(user))
+        .await?;
+    Ok(requests.iter().any(|(c, _)| c == contact.as_str()))
 }
 
 /// Stores the new state, pushes the item when its visible part changed, and forgets an
