@@ -81,8 +81,21 @@ where
         .map_err(|e| ConfigError::Invalid(one_line(&e)))
 }
 
-/// Variables with the prefix that are not settings (read by other parts of the program).
-const IGNORED_ENV: &[&str] = &["STARLING_LOG", "STARLING_LOG_FORMAT"];
+/// Variables with the prefix that are not settings: read by other parts of the program
+/// (logging, the command line's `--config`) or by the scripts that start Postgres, Redis and
+/// a local cluster (scripts/services, scripts/cluster), which pass their environment on.
+const IGNORED_ENV: &[&str] = &[
+    "STARLING_LOG",
+    "STARLING_LOG_FORMAT",
+    "STARLING_CONFIG",
+    "STARLING_PG_PORT",
+    "STARLING_REDIS_PORT",
+    "STARLING_REDIS_CLUSTER_PORTS",
+    "STARLING_SERVICES_DIR",
+    "STARLING_CLUSTER_DIR",
+    "STARLING_CLUSTER_BASE_PORT",
+    "STARLING_BLESS_CODEGEN",
+];
 
 /// Environment values are strings; let figment see numbers and booleans as such so that
 /// `STARLING_LIMITS__MAX_CONNECTIONS=10` fills a number field.
