@@ -42,7 +42,19 @@ impl ShardClients {
 
     /// A client of the shard that owns `jid`'s bare JID.
     pub fn for_jid(&self, jid: &Jid) -> RosterPresenceClient<Channel> {
-        let shard = shard_of(jid, self.count) as usize;
-        self.clients[shard].clone()
+        self.shard(self.index_of(jid))
+    }
+
+    /// The index of the shard that owns `jid`'s bare JID.
+    pub fn index_of(&self, jid: &Jid) -> u32 {
+        shard_of(jid, self.count)
+    }
+
+    /// A client of shard `index`.
+    ///
+    /// # Panics
+    /// When `index` is not below [`ShardClients::count`].
+    pub fn shard(&self, index: u32) -> RosterPresenceClient<Channel> {
+        self.clients[index as usize].clone()
     }
 }

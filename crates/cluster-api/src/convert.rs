@@ -115,6 +115,8 @@ pub fn delivery_to_resources(
         user: bare_string(user),
         target: Some(v1::delivery::Target::Resources(v1::Resources { jids })),
         xml,
+        trace_context: Default::default(),
+        published_unix_micros: unix_micros_now(),
     }
 }
 
@@ -124,7 +126,17 @@ pub fn delivery_to_available(user: &Jid, xml: Bytes) -> v1::Delivery {
         user: bare_string(user),
         target: Some(v1::delivery::Target::Available(v1::AvailableResources {})),
         xml,
+        trace_context: Default::default(),
+        published_unix_micros: unix_micros_now(),
     }
+}
+
+/// The current time in microseconds since the Unix epoch, as `Delivery` carries it (0 if the
+/// clock is before 1970, which only skews a latency measurement).
+pub fn unix_micros_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
 }
 
 /// `element` serialized as stanzas cross between roles: `jabber:client` is the implied default

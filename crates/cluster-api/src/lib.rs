@@ -6,6 +6,7 @@
 //! - [`convert`]: conversions between those messages and `xmpp-core` types;
 //! - [`in_process`]: a transport that serves a gRPC service inside the process, so the
 //!   one-process `starling dev` mode uses the same generated clients as the cluster;
+//! - [`remote`]: channels to shards in other processes, from an endpoint template;
 //! - [`shard`]: which roster-presence shard owns a user, and [`clients`]: a client of each
 //!   shard, picked by that function.
 //!
@@ -15,6 +16,7 @@
 pub mod clients;
 pub mod convert;
 pub mod in_process;
+pub mod remote;
 pub mod shard;
 
 /// The generated code of the `starling.v1` protobuf package.

@@ -44,6 +44,23 @@ pub struct Envelope {
 pub struct SessionBoundRequest {
     #[prost(message, optional, tag = "1")]
     pub session: ::core::option::Option<SessionAddress>,
+    /// Present when a connection manager registers again a session the shard already knew
+    /// before it restarted (the shard's incarnation changed): the session's state to restore,
+    /// with no presence broadcast, since the contacts already have it.
+    #[prost(message, optional, tag = "2")]
+    pub restored: ::core::option::Option<RestoredSession>,
+}
+/// The state of a session that a shard keeps in memory only, as the connection manager saw it.
+#[allow(clippy::all)]
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct RestoredSession {
+    /// The session's last available presence as it was broadcast (serialized as in
+    /// Envelope.xml); empty when the session is not available.
+    #[prost(bytes = "bytes", tag = "1")]
+    pub presence: ::prost::bytes::Bytes,
+    /// The session requested the roster (RFC 6121 §2.1.6 "interested resource").
+    #[prost(bool, tag = "2")]
+    pub interested: bool,
 }
 #[allow(clippy::all)]
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
@@ -68,6 +85,17 @@ pub struct StanzaInRequest {
 #[allow(clippy::all)]
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct StanzaInResponse {}
+#[allow(clippy::all)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct IncarnationRequest {}
+#[allow(clippy::all)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct IncarnationResponse {
+    /// Chosen at random when the shard process starts. A connection manager that sees it
+    /// change knows that the shard lost its in-memory sessions and registers its own again.
+    #[prost(uint64, tag = "1")]
+    pub incarnation: u64,
+}
 /// The full JIDs of the sessions a delivery is for.
 #[allow(clippy::all)]
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
@@ -82,7 +110,7 @@ pub struct Resources {
 pub struct AvailableResources {}
 /// A stanza for the sessions of one user, published on that user's bus channel.
 #[allow(clippy::all)]
-#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+#[derive(Clone, PartialEq, ::prost::Message)]
 pub struct Delivery {
     /// The user's bare JID: the channel.
     #[prost(string, tag = "1")]
@@ -90,6 +118,17 @@ pub struct Delivery {
     /// The stanza, serialized as in Envelope.xml, written to each target session as it is.
     #[prost(bytes = "bytes", tag = "4")]
     pub xml: ::prost::bytes::Bytes,
+    /// The W3C trace context (traceparent, tracestate) of the span that published it, so the
+    /// receiving connection manager's span joins the same trace.
+    #[prost(map = "string, string", tag = "5")]
+    pub trace_context: ::std::collections::HashMap<
+        ::prost::alloc::string::String,
+        ::prost::alloc::string::String,
+    >,
+    /// When the shard published it, in microseconds since the Unix epoch: the receiver
+    /// measures fan-out latency from it.
+    #[prost(int64, tag = "6")]
+    pub published_unix_micros: i64,
     #[prost(oneof = "delivery::Target", tags = "2, 3")]
     pub target: ::core::option::Option<delivery::Target>,
 }
@@ -341,6 +380,31 @@ pub mod roster_presence_client {
                 .insert(GrpcMethod::new("starling.v1.RosterPresence", "StanzaIn"));
             self.inner.unary(req, path, codec).await
         }
+        /// Which run of the shard process answers (see IncarnationResponse).
+        pub async fn incarnation(
+            &mut self,
+            request: impl tonic::IntoRequest<super::IncarnationRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::IncarnationResponse>,
+            tonic::Status,
+        > {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/starling.v1.RosterPresence/Incarnation",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(GrpcMethod::new("starling.v1.RosterPresence", "Incarnation"));
+            self.inner.unary(req, path, codec).await
+        }
     }
 }
 /// Generated server implementations.
@@ -379,6 +443,14 @@ pub mod roster_presence_server {
             request: tonic::Request<super::StanzaInRequest>,
         ) -> std::result::Result<
             tonic::Response<super::StanzaInResponse>,
+            tonic::Status,
+        >;
+        /// Which run of the shard process answers (see IncarnationResponse).
+        async fn incarnation(
+            &self,
+            request: tonic::Request<super::IncarnationRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::IncarnationResponse>,
             tonic::Status,
         >;
     }
@@ -579,6 +651,51 @@ pub mod roster_presence_server {
                     let inner = self.inner.clone();
                     let fut = async move {
                         let method = StanzaInSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/starling.v1.RosterPresence/Incarnation" => {
+                    #[allow(non_camel_case_types)]
+                    struct IncarnationSvc<T: RosterPresence>(pub Arc<T>);
+                    impl<
+                        T: RosterPresence,
+                    > tonic::server::UnaryService<super::IncarnationRequest>
+                    for IncarnationSvc<T> {
+                        type Response = super::IncarnationResponse;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::IncarnationRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as RosterPresence>::incarnation(&inner, request).await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = IncarnationSvc(inner);
                         let codec = tonic_prost::ProstCodec::default();
                         let mut grpc = tonic::server::Grpc::new(codec)
                             .apply_compression_config(

@@ -61,6 +61,13 @@ impl RosterPresence for Recorder {
         self.record(Call::Stanza(request));
         Ok(Response::new(v1::StanzaInResponse {}))
     }
+
+    async fn incarnation(
+        &self,
+        _request: Request<v1::IncarnationRequest>,
+    ) -> Result<Response<v1::IncarnationResponse>, Status> {
+        Ok(Response::new(v1::IncarnationResponse { incarnation: 7 }))
+    }
 }
 
 fn session(id: u64) -> v1::SessionAddress {
@@ -94,6 +101,7 @@ async fn calls_arrive_with_their_fields() {
     client
         .session_bound(v1::SessionBoundRequest {
             session: Some(session(1)),
+            restored: None,
         })
         .await
         .unwrap();
@@ -109,7 +117,8 @@ async fn calls_arrive_with_their_fields() {
         shard.calls(),
         [
             Call::Bound(v1::SessionBoundRequest {
-                session: Some(session(1))
+                session: Some(session(1)),
+                restored: None,
             }),
             Call::Stanza(stanza_in("m1")),
             Call::Closed(v1::SessionClosedRequest {
