@@ -133,9 +133,13 @@ fn sqlite_code_is_transient(extended: i32) -> bool {
 
 /// Postgres SQLSTATEs (<https://www.postgresql.org/docs/current/errcodes-appendix.html>) after
 /// which the same request can succeed later.
+///
+/// Constraint violations (class 23: 23505 unique, 23503 foreign key) are not among them: the
+/// backends turn the meaningful ones into [`StoreError::AlreadyExists`] or
+/// [`StoreError::NotFound`] through [`is_unique_violation`] and [`is_foreign_key_violation`].
 fn postgres_state_is_transient(state: &str) -> bool {
     // 08: connection exception; 53: insufficient resources (disk full, out of memory, too many
-    // connections); 57P01..57P03: server shutting down or starting up.
+    // connections); 57P01..57P03: server shutting down, crashed or starting up (a failover).
     state.starts_with("08")
         || state.starts_with("53")
         || matches!(
@@ -143,6 +147,9 @@ fn postgres_state_is_transient(state: &str) -> bool {
             "57P01" | "57P02" | "57P03"
             // serialization failure and deadlock: the transaction lost a race and can be rerun
             | "40001" | "40P01"
+            // a lock not obtained within lock_timeout, a statement cancelled by
+            // statement_timeout: the database was too busy, like SQLite's busy timeout
+            | "55P03" | "57014"
             // I/O error on the server
             | "58030"
         )
@@ -165,10 +172,13 @@ mod tests {
 
     #[test]
     fn postgres_connection_and_shutdown_states_are_transient() {
-        for state in ["08006", "08001", "53300", "57P01", "40001", "40P01"] {
+        for state in [
+            "08006", "08001", "08P01", "53300", "57P01", "57P02", "57P03", "40001", "40P01",
+            "55P03", "57014",
+        ] {
             assert!(postgres_state_is_transient(state), "{state}");
         }
-        for state in ["23505", "42P01", "22P02", "XX000"] {
+        for state in ["23505", "23503", "42P01", "22P02", "XX000"] {
             assert!(!postgres_state_is_transient(state), "{state}");
         }
     }

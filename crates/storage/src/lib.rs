@@ -11,9 +11,21 @@
 //!
 //! Everything stored for an account goes when the account is deleted.
 //!
+//! Two backends implement every trait:
+//!
+//! - [`SqliteStore`]: one SQLite file, for `starling dev` and single-node installs; it
+//!   migrates its schema when opened (`migrations/sqlite`);
+//! - [`PgStore`]: PostgreSQL, shared by the pods of a cluster, with a connection pool
+//!   ([`PgPoolSettings`]); migrating (`migrations/postgres`) is a separate step,
+//!   [`PgStore::migrate`]. Writers on different pods are serialized per account by row
+//!   locks, so concurrent roster changes each get their own version and the offline quota
+//!   stays exact.
+//!
 //! Every implementation must pass the same backend-independent test suite
 //! (`conformance`, compiled for this crate's tests and behind the `conformance` feature for
-//! others), which is what makes the backends interchangeable.
+//! others), which is what makes the backends interchangeable. The Postgres store's tests run
+//! against the server named by `DATABASE_URL` (`scripts/services up` starts one and prints
+//! it), each in a schema of its own, and fail if it is not set.
 //!
 //! Only salted SCRAM keys are ever stored (salt, iterations, StoredKey, ServerKey), never a
 //! password or a salted password.
@@ -22,6 +34,7 @@ mod account;
 mod error;
 mod offline;
 mod pending;
+mod postgres;
 mod roster;
 mod sqlite;
 
@@ -32,5 +45,6 @@ pub use account::{AccountName, AccountStore};
 pub use error::StoreError;
 pub use offline::{OfflineMessage, OfflineStore};
 pub use pending::PendingSubscriptionStore;
+pub use postgres::{PgPoolSettings, PgStore};
 pub use roster::{RosterChanges, RosterEntry, RosterStore, RosterVersion};
 pub use sqlite::SqliteStore;
