@@ -26,6 +26,7 @@ fn delivery(user: &str, xml: &str) -> Delivery {
         user: user.to_owned(),
         target: Some(DeliveryTarget::Available(AvailableResources {})),
         xml: Bytes::copy_from_slice(xml.as_bytes()),
+        ..Delivery::default()
     }
 }
 
@@ -203,6 +204,27 @@ async fn dropping_an_inbox_removes_its_subscriptions() {
         .await
         .unwrap();
     assert_eq!(bus.dropped(), 0);
+}
+
+#[tokio::test]
+async fn publish_all_publishes_each_in_order() {
+    let bus = bus();
+    let mut inbox = bus.open_inbox("c2s-0", 8).await.unwrap();
+    for user in ["juliet@example.com", "romeo@example.net"] {
+        inbox.subscriptions().subscribe(user).await.unwrap();
+    }
+    let sent = vec![
+        delivery("juliet@example.com", "<presence id='1'/>"),
+        delivery("romeo@example.net", "<presence id='1'/>"),
+        delivery("juliet@example.com", "<presence id='2'/>"),
+        delivery("nobody@example.org", "<presence id='1'/>"),
+    ];
+    bus.publish_all(sent.clone()).await.unwrap();
+    bus.publish_all(Vec::new()).await.unwrap();
+    for expected in &sent[..3] {
+        assert_eq!(queued(&mut inbox).await.as_ref(), Some(expected));
+    }
+    assert_eq!(queued(&mut inbox).await, None);
 }
 
 #[tokio::test]

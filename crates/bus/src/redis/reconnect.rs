@@ -1,0 +1,236 @@
+//! An inbox's connections, one per server, and its maintenance task, which checks the
+//! connections, reconnects lost ones with capped backoff and subscribes them again to every
+//! channel the inbox holds on that server.
+//!
+//! What a connection receives on its channels is handed to the inbox by the connection's
+//! own reading task (the push callback: decode, filter, `try_send` to the inbox's bounded
+//! queue), so a delivery crosses no other task or queue, and a full inbox never stalls it.
+//!
+//! In a cluster these are plain connections to each primary, routed by hash slot here (see
+//! `topology`), rather than the redis crate's cluster client: its own resubscription after a
+//! node restart was seen to leave shard channels unsubscribed while reporting success.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use ::redis::aio::MultiplexedConnection;
+use ::redis::{AsyncConnectionConfig, Client, PushInfo, RedisResult};
+use cluster_api::v1::Delivery;
+use futures::future::join_all;
+use tokio::sync::mpsc::Sender;
+use tokio::time::{Instant, MissedTickBehavior};
+
+use super::bounded;
+use super::config::{Backoff, RedisBusConfig};
+use super::subscriber::Shared;
+use super::topology::Seeds;
+use crate::BusError;
+
+/// How often the connections are checked with a `PING`, so that one that died without
+/// closing (a lost peer, a network partition) is replaced.
+const HEALTH_CHECK_INTERVAL: Duration = Duration::from_secs(5);
+
+/// Channels per pipeline when subscribing a new connection; each pipeline gets the command
+/// timeout.
+const RESUBSCRIBE_BATCH: usize = 512;
+
+/// A RESP3 connection to one server, whose pushes go to the inbox.
+#[derive(Clone)]
+pub(crate) struct Link {
+    /// Tells this connection's pushes from those of an earlier one to the same server.
+    pub(crate) id: u64,
+    conn: MultiplexedConnection,
+}
+
+impl Link {
+    pub(crate) async fn ssubscribe(&self, channel: &str) -> RedisResult<()> {
+        let mut cmd = ::redis::cmd("SSUBSCRIBE");
+        cmd.arg(channel).exec_async(&mut self.conn.clone()).await
+    }
+
+    pub(crate) async fn sunsubscribe(&self, channel: &str) -> RedisResult<()> {
+        let mut cmd = ::redis::cmd("SUNSUBSCRIBE");
+        cmd.arg(channel).exec_async(&mut self.conn.clone()).await
+    }
+
+    /// Subscribes to `channels`, one command per channel: a multi-channel SSUBSCRIBE is
+    /// answered with several confirmations, which a multiplexed connection cannot attribute
+    /// (and in a cluster its channels would need to share a slot).
+    async fn ssubscribe_all(&self, channels: &[String], timeout: Duration) -> Result<(), BusError> {
+        for batch in channels.chunks(RESUBSCRIBE_BATCH) {
+            let mut pipe = ::redis::pipe();
+            for channel in batch {
+                pipe.cmd("SSUBSCRIBE").arg(channel).ignore();
+            }
+            let mut conn = self.conn.clone();
+            bounded(timeout, "subscribing again", pipe.exec_async(&mut conn)).await?;
+        }
+        Ok(())
+    }
+
+    async fn ping(&self) -> RedisResult<()> {
+        ::redis::cmd("PING")
+            .exec_async(&mut self.conn.clone())
+            .await
+    }
+}
+
+/// Opens an inbox's connections.
+pub(crate) struct Connector {
+    seeds: Seeds,
+    config: Arc<RedisBusConfig>,
+    next_id: AtomicU64,
+}
+
+impl Connector {
+    pub(crate) fn new(config: Arc<RedisBusConfig>) -> Result<Self, BusError> {
+        Ok(Self {
+            seeds: Seeds::parse(&config)?,
+            config,
+            next_id: AtomicU64::new(0),
+        })
+    }
+
+    pub(crate) fn seeds(&self) -> &Seeds {
+        &self.seeds
+    }
+
+    /// A new connection to `server`, within the command timeout, whose pushes go to
+    /// `shared` and `inbox`.
+    pub(crate) async fn link(
+        &self,
+        server: &str,
+        shared: &Arc<Shared>,
+        inbox: &Sender<Delivery>,
+    ) -> Result<Link, BusError> {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let (shared, inbox, tag) = (Arc::clone(shared), inbox.clone(), server.to_owned());
+        let on_push = move |push: PushInfo| {
+            shared.on_push(&tag, id, push, &inbox);
+            Ok::<_, Infallible>(())
+        };
+        let timeout = self.config.command_timeout;
+        let client = Client::open(self.seeds.info(server))
+            .map_err(|e| BusError::Config(format!("{server}: {e}")))?;
+        let config = AsyncConnectionConfig::new()
+            .set_push_sender(on_push)
+            .set_connection_timeout(Some(timeout))
+            .set_response_timeout(Some(timeout));
+        let connect = client.get_multiplexed_async_connection_with_config(&config);
+        let conn = bounded(timeout, "connecting", connect).await?;
+        Ok(Link { id, conn })
+    }
+}
+
+/// Checks the connections at an interval and repairs what is lost, until the inbox is
+/// dropped.
+pub(crate) async fn maintain(shared: Arc<Shared>, connector: Connector, inbox: Sender<Delivery>) {
+    let mut health = tokio::time::interval_at(
+        Instant::now() + HEALTH_CHECK_INTERVAL,
+        HEALTH_CHECK_INTERVAL,
+    );
+    health.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            biased;
+            () = inbox.closed() => return,
+            () = shared.repair_requested() => {}
+            _ = health.tick() => {
+                if check_health(&shared).await {
+                    continue;
+                }
+            }
+        }
+        if !repair(&shared, &connector, &inbox).await {
+            return;
+        }
+    }
+}
+
+/// Pings every connection at once, forgetting those that do not answer. Whether all did.
+async fn check_health(shared: &Shared) -> bool {
+    let timeout = shared.config.command_timeout;
+    let pings = shared.links().into_iter().map(|(node, link)| async move {
+        let result = bounded(timeout, "health check", link.ping()).await;
+        (node, link.id, result)
+    });
+    let mut healthy = true;
+    for (node, id, result) in join_all(pings).await {
+        if let Err(error) = result
+            && shared.remove_link(&node, id)
+        {
+            tracing::warn!(node = %shared.node, server = %node, %error, "a bus connection stopped answering, reconnecting");
+            healthy = false;
+        }
+    }
+    healthy
+}
+
+/// Repair passes with capped backoff until one succeeds. False once the inbox is dropped.
+async fn repair(shared: &Arc<Shared>, connector: &Connector, inbox: &Sender<Delivery>) -> bool {
+    let mut backoff = Backoff::new(shared.config.reconnect_backoff_max);
+    for attempt in 1_u64.. {
+        match repair_pass(shared, connector, inbox).await {
+            Ok(()) => return true,
+            Err(error) => {
+                tracing::warn!(node = %shared.node, %error, attempt, "restoring the bus subscriptions failed");
+            }
+        }
+        tokio::select! {
+            () = inbox.closed() => return false,
+            () = tokio::time::sleep(backoff.next_pause()) => {}
+        }
+    }
+    true
+}
+
+/// Learns the topology again; if it changed, subscribes the live connections again to the
+/// channels now on their server; connects to every server without a connection (all at
+/// once) and subscribes it to the inbox's channels there before using it.
+async fn repair_pass(
+    shared: &Arc<Shared>,
+    connector: &Connector,
+    inbox: &Sender<Delivery>,
+) -> Result<(), BusError> {
+    let timeout = shared.config.command_timeout;
+    let topology = connector.seeds().discover(timeout).await?;
+    let mut failure = None;
+    if shared.set_topology(topology) {
+        tracing::info!(node = %shared.node, servers = ?shared.nodes(), "bus topology changed");
+        for (node, link) in shared.links() {
+            if let Err(error) = subscribe_all(shared, &node, &link).await {
+                shared.remove_link(&node, link.id);
+                failure = Some(error);
+            }
+        }
+    }
+    let missing = shared.missing();
+    let linking = missing.iter().map(|node| async move {
+        let link = connector.link(node, shared, inbox).await?;
+        let channels = subscribe_all(shared, node, &link).await?;
+        Ok::<_, BusError>((link, channels))
+    });
+    for (node, linked) in missing.iter().zip(join_all(linking).await) {
+        match linked {
+            Ok((link, channels)) => {
+                if shared.install(node, link) {
+                    tracing::info!(node = %shared.node, server = %node, channels, "bus connection restored");
+                }
+            }
+            Err(error) => failure = Some(error),
+        }
+    }
+    failure.map_or(Ok(()), Err)
+}
+
+/// Subscribes `link` to the channels the inbox holds on `node`; how many.
+async fn subscribe_all(shared: &Shared, node: &str, link: &Link) -> Result<usize, BusError> {
+    // Subscriptions made from now on fail until the connection is installed; those removed
+    // from now on may be subscribed again here, and what arrives on them is discarded.
+    let channels = shared.channels_of(node).unwrap_or_default();
+    let timeout = shared.config.command_timeout;
+    link.ssubscribe_all(&channels, timeout).await?;
+    Ok(channels.len())
+}

@@ -1,0 +1,369 @@
+//! One inbox's subscriptions: the channels it holds, the connections (one per server) they
+//! are subscribed on, and what becomes of a message that arrives on one of them.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use ::redis::{PushInfo, PushKind, Value};
+use async_trait::async_trait;
+use cluster_api::v1::Delivery;
+use prost::Message as _;
+use tokio::sync::Notify;
+use tokio::sync::mpsc::{Sender, error::TrySendError};
+
+use super::bounded;
+use super::config::RedisBusConfig;
+use super::reconnect::Link;
+use super::topology::{NodeId, Topology};
+use crate::BusError;
+use crate::inbox::SubscriptionControl;
+
+/// Messages larger than this are skipped by subscribers rather than handed to an inbox: no
+/// stanza the server writes comes near it, so such a message is not one of ours.
+pub const MAX_DELIVERY_BYTES: usize = 1024 * 1024;
+
+/// What every inbox of one bus counts.
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    /// Deliveries dropped because their inbox was full.
+    pub(crate) dropped: AtomicU64,
+    /// Messages on a channel that were not a delivery for that channel's user.
+    pub(crate) malformed: AtomicU64,
+}
+
+/// What an inbox's [`Subscriptions`](crate::Subscriptions) and its tasks share.
+pub(crate) struct Shared {
+    pub(crate) node: Arc<str>,
+    pub(crate) config: Arc<RedisBusConfig>,
+    pub(crate) counters: Arc<Counters>,
+    /// Wakes the maintenance task: a server connection was lost, or the topology changed.
+    repair: Notify,
+    overflow: Mutex<OverflowLog>,
+    /// Held for lookups and updates only, never across an await.
+    state: Mutex<State>,
+}
+
+struct State {
+    /// The users whose channels this inbox holds: what a new connection subscribes to, and
+    /// the filter on what arrives.
+    users: HashSet<String>,
+    /// Which server each channel lives on.
+    topology: Topology,
+    /// The live connection to each server, once subscribed to the inbox's channels there.
+    /// A server without one is being reconnected: subscriptions to its channels fail.
+    links: HashMap<NodeId, Link>,
+    /// The inbox was dropped.
+    closed: bool,
+}
+
+impl Shared {
+    pub(crate) fn new(
+        node: &str,
+        config: Arc<RedisBusConfig>,
+        counters: Arc<Counters>,
+        topology: Topology,
+    ) -> Self {
+        Self {
+            node: node.into(),
+            config,
+            counters,
+            repair: Notify::new(),
+            overflow: Mutex::new(OverflowLog::default()),
+            state: Mutex::new(State {
+                users: HashSet::new(),
+                topology,
+                links: HashMap::new(),
+                closed: false,
+            }),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // Every update completes before anything that could panic.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Asks the maintenance task for a repair pass.
+    pub(crate) fn request_repair(&self) {
+        self.repair.notify_one();
+    }
+
+    /// Completes when a repair pass was asked for.
+    pub(crate) async fn repair_requested(&self) {
+        self.repair.notified().await;
+    }
+
+    /// The servers of the topology.
+    pub(crate) fn nodes(&self) -> BTreeSet<NodeId> {
+        self.lock().topology.nodes()
+    }
+
+    /// Replaces the topology, dropping the connections to servers that left it. Whether it
+    /// changed.
+    pub(crate) fn set_topology(&self, topology: Topology) -> bool {
+        let mut state = self.lock();
+        if state.topology == topology {
+            return false;
+        }
+        let nodes = topology.nodes();
+        state.links.retain(|node, _| nodes.contains(node));
+        state.topology = topology;
+        true
+    }
+
+    /// The live connections.
+    pub(crate) fn links(&self) -> Vec<(NodeId, Link)> {
+        let state = self.lock();
+        let links = state.links.iter();
+        links
+            .map(|(node, link)| (node.clone(), link.clone()))
+            .collect()
+    }
+
+    /// The servers of the topology without a live connection.
+    pub(crate) fn missing(&self) -> Vec<NodeId> {
+        let state = self.lock();
+        let nodes = state.topology.nodes().into_iter();
+        nodes
+            .filter(|node| !state.links.contains_key(node))
+            .collect()
+    }
+
+    /// The channels the inbox holds on `node`; `None` once the inbox is closed.
+    pub(crate) fn channels_of(&self, node: &str) -> Option<Vec<String>> {
+        let state = self.lock();
+        if state.closed {
+            return None;
+        }
+        let channels = state.users.iter().map(|user| self.config.channel(user));
+        let on_node = |channel: &String| state.topology.owner(channel).is_some_and(|n| n == node);
+        Some(channels.filter(on_node).collect())
+    }
+
+    /// Makes `link` the connection to `node`. False once the inbox is closed.
+    pub(crate) fn install(&self, node: &str, link: Link) -> bool {
+        let mut state = self.lock();
+        if !state.closed {
+            state.links.insert(node.to_owned(), link);
+        }
+        !state.closed
+    }
+
+    /// Forgets the connection to `node` if it is still the one numbered `id`. Whether it was.
+    pub(crate) fn remove_link(&self, node: &str, id: u64) -> bool {
+        let mut state = self.lock();
+        let current = state.links.get(node).is_some_and(|link| link.id == id);
+        if current {
+            state.links.remove(node);
+        }
+        current
+    }
+
+    /// Whether the inbox holds `channel`.
+    pub(crate) fn holds(&self, channel: &str) -> bool {
+        channel
+            .strip_prefix(self.config.channel_prefix.as_str())
+            .is_some_and(|user| self.lock().users.contains(user))
+    }
+
+    /// What the connection to `server` numbered `id` receives besides replies: runs on that
+    /// connection's reading task, so it never waits.
+    pub(crate) fn on_push(&self, server: &str, id: u64, push: PushInfo, inbox: &Sender<Delivery>) {
+        match push.kind {
+            PushKind::SMessage => self.hand_over(push.data, inbox),
+            PushKind::Disconnection if self.remove_link(server, id) => {
+                tracing::warn!(node = %self.node, %server, "lost a bus connection, reconnecting");
+                self.request_repair();
+            }
+            // The server dropped a channel the inbox holds: its slot moved to another server.
+            PushKind::SUnsubscribe if self.dropped_by_server(&push.data) => {
+                tracing::info!(node = %self.node, %server, "a channel moved, following it");
+                self.request_repair();
+            }
+            // Subscription confirmations.
+            _ => {}
+        }
+    }
+
+    fn dropped_by_server(&self, data: &[Value]) -> bool {
+        match data.first() {
+            Some(Value::BulkString(channel)) => self.holds(&String::from_utf8_lossy(channel)),
+            _ => false,
+        }
+    }
+
+    /// Hands what arrived on a channel (`data` of an `smessage` push: channel, message) to
+    /// the inbox, unless it is not a delivery for a channel the inbox holds.
+    fn hand_over(&self, data: Vec<Value>, inbox: &Sender<Delivery>) {
+        let Some(delivery) = self.decode(data) else {
+            return;
+        };
+        match inbox.try_send(delivery) {
+            // A closed inbox is being dropped, and its connections with it.
+            Ok(()) | Err(TrySendError::Closed(_)) => {}
+            Err(TrySendError::Full(delivery)) => {
+                self.counters.dropped.fetch_add(1, Ordering::Relaxed);
+                let mut overflow = self.overflow.lock().unwrap_or_else(PoisonError::into_inner);
+                overflow.note(&self.node, &delivery.user);
+            }
+        }
+    }
+
+    fn decode(&self, data: Vec<Value>) -> Option<Delivery> {
+        let Ok([Value::BulkString(channel), Value::BulkString(message)]) =
+            <[Value; 2]>::try_from(data)
+        else {
+            return self.malformed("", "not a channel and a message");
+        };
+        let channel = String::from_utf8_lossy(&channel);
+        let Some(user) = channel.strip_prefix(self.config.channel_prefix.as_str()) else {
+            return self.malformed(&channel, "not a channel of this bus");
+        };
+        if !self.lock().users.contains(user) {
+            // Unsubscribed while the message was on its way.
+            tracing::trace!(node = %self.node, %user, "message on a channel no longer held");
+            return None;
+        }
+        if message.len() > MAX_DELIVERY_BYTES {
+            return self.malformed(&channel, "larger than MAX_DELIVERY_BYTES");
+        }
+        match Delivery::decode(message.as_slice()) {
+            Ok(delivery) if delivery.user == user => Some(delivery),
+            Ok(_) => self.malformed(&channel, "a delivery for another user"),
+            Err(_) => self.malformed(&channel, "not a delivery"),
+        }
+    }
+
+    fn malformed(&self, channel: &str, what: &str) -> Option<Delivery> {
+        self.counters.malformed.fetch_add(1, Ordering::Relaxed);
+        tracing::warn!(node = %self.node, %channel, "skipped a message on the bus: {what}");
+        None
+    }
+}
+
+/// Logs dropped deliveries at most once a second per inbox, with how many were dropped
+/// since the last report, so that a stuck inbox does not flood the log.
+#[derive(Debug, Default)]
+struct OverflowLog {
+    last: Option<Instant>,
+    unreported: u64,
+}
+
+impl OverflowLog {
+    const INTERVAL: Duration = Duration::from_secs(1);
+
+    fn note(&mut self, node: &str, user: &str) {
+        self.unreported += 1;
+        let now = Instant::now();
+        if self
+            .last
+            .is_none_or(|last| now.duration_since(last) >= Self::INTERVAL)
+        {
+            tracing::warn!(
+                %node,
+                %user,
+                dropped = self.unreported,
+                "inbox full, deliveries dropped"
+            );
+            self.last = Some(now);
+            self.unreported = 0;
+        }
+    }
+}
+
+/// The [`SubscriptionControl`] of a Redis inbox.
+pub(crate) struct Subscriber {
+    pub(crate) shared: Arc<Shared>,
+}
+
+impl fmt::Debug for Subscriber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = self.shared.lock();
+        f.debug_struct("RedisSubscriptions")
+            .field("node", &self.shared.node)
+            .field("users", &state.users.len())
+            .field("servers", &state.topology.nodes().len())
+            .field("connected", &state.links.len())
+            .field("closed", &state.closed)
+            .finish()
+    }
+}
+
+#[async_trait]
+impl SubscriptionControl for Subscriber {
+    async fn subscribe(&self, user: &str) -> Result<(), BusError> {
+        let channel = self.shared.config.channel(user);
+        let link = {
+            let mut state = self.shared.lock();
+            if state.closed {
+                return Err(BusError::Closed);
+            }
+            let Some(node) = state.topology.owner(&channel) else {
+                self.shared.request_repair();
+                return Err(BusError::Unavailable(
+                    "no Redis server serves the channel's slot".to_owned(),
+                ));
+            };
+            let Some(link) = state.links.get(node).cloned() else {
+                return Err(BusError::Unavailable(format!(
+                    "reconnecting to Redis at {node}"
+                )));
+            };
+            if !state.users.insert(user.to_owned()) {
+                // Already held (callers subscribe a user once, not concurrently).
+                return Ok(());
+            }
+            link
+        };
+        let timeout = self.shared.config.command_timeout;
+        let result = match tokio::time::timeout(timeout, link.ssubscribe(&channel)).await {
+            Ok(Ok(())) => return Ok(()),
+            Ok(Err(error)) => {
+                if error.is_cluster_error() {
+                    // The slot moved: learn the new topology.
+                    self.shared.request_repair();
+                }
+                BusError::Unavailable(format!("subscribing: {error}"))
+            }
+            Err(_) => BusError::Unavailable(format!("subscribing: no answer within {timeout:?}")),
+        };
+        // Not recorded: the caller treats the failure as "not subscribed" and will not
+        // unsubscribe, so a reconnection must not subscribe it either.
+        self.shared.lock().users.remove(user);
+        Err(result)
+    }
+
+    async fn unsubscribe(&self, user: &str) -> Result<(), BusError> {
+        let channel = self.shared.config.channel(user);
+        let link = {
+            let mut state = self.shared.lock();
+            if !state.users.remove(user) {
+                return Ok(());
+            }
+            let node = state.topology.owner(&channel);
+            node.and_then(|node| state.links.get(node)).cloned()
+        };
+        // Without a connection there is nothing to undo: the next one will not subscribe it.
+        let Some(link) = link else {
+            return Ok(());
+        };
+        let timeout = self.shared.config.command_timeout;
+        if let Err(error) = bounded(timeout, "unsubscribing", link.sunsubscribe(&channel)).await {
+            // Already effective: what still arrives on the channel is discarded.
+            tracing::warn!(node = %self.shared.node, %user, %error, "SUNSUBSCRIBE failed");
+        }
+        Ok(())
+    }
+
+    fn close(&self) {
+        let mut state = self.shared.lock();
+        state.closed = true;
+        state.users.clear();
+        // The inbox's tasks end as its queue closes, and the connections, with every
+        // subscription on them, go with them.
+        state.links.clear();
+    }
+}

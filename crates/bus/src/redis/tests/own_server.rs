@@ -1,0 +1,216 @@
+//! `redis-server` processes of a test's own, on loopback ports of their own, so that killing
+//! them disturbs nothing else; killed when dropped.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use tokio::time::Instant;
+
+use super::*;
+
+/// One `redis-server` child process.
+pub(super) struct OwnServer {
+    pub(super) port: u16,
+    /// For a cluster node: where it keeps its cluster configuration across restarts.
+    cluster_dir: Option<PathBuf>,
+    child: Option<Child>,
+}
+
+impl OwnServer {
+    /// A standalone server on a free port.
+    pub(super) async fn standalone() -> Self {
+        Self::start(|| (free_port(|_| true), None)).await
+    }
+
+    /// A cluster-enabled server (with no slots yet) keeping its configuration in `dir`.
+    /// Redis refuses cluster ports above 55535 (the cluster bus listens on port + 10000).
+    async fn cluster_node(dir: &Path) -> Self {
+        Self::start(|| {
+            let fits = |port| (1024..=55_535).contains(&port) && bindable(port + 10_000);
+            let port = free_port(fits);
+            let node_dir = dir.join(port.to_string());
+            std::fs::create_dir_all(&node_dir).expect("a directory for the node");
+            (port, Some(node_dir))
+        })
+        .await
+    }
+
+    /// A server on the port `choose` picks, picking again if another process took the port
+    /// between the choice and the server's start.
+    async fn start(choose: impl Fn() -> (u16, Option<PathBuf>)) -> Self {
+        for _ in 0..10 {
+            let (port, cluster_dir) = choose();
+            let mut server = Self {
+                port,
+                cluster_dir,
+                child: None,
+            };
+            if server.try_start().await {
+                return server;
+            }
+        }
+        panic!("could not start redis-server on a free port");
+    }
+
+    /// Starts the server on its port again and waits until it answers.
+    pub(super) async fn restart(&mut self) {
+        assert!(self.try_start().await, "redis-server did not start again");
+    }
+
+    pub(super) fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Starts the server and waits until it answers; false if the server that answers on
+    /// the port is not this one (the port was taken).
+    async fn try_start(&mut self) -> bool {
+        assert!(self.child.is_none(), "already running");
+        let port = self.port.to_string();
+        let mut command = Command::new("redis-server");
+        command.args(["--port", &port, "--bind", "127.0.0.1"]);
+        command.args(["--save", "", "--appendonly", "no"]);
+        match &self.cluster_dir {
+            Some(dir) => command
+                .args([
+                    "--cluster-enabled",
+                    "yes",
+                    "--cluster-config-file",
+                    "nodes.conf",
+                ])
+                .current_dir(dir),
+            None => command.current_dir(std::env::temp_dir()),
+        };
+        let child = command
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server on the PATH (installed with Redis; see scripts/services)");
+        let pid = child.id();
+        self.child = Some(child);
+        let client = ::redis::Client::open(self.url()).unwrap();
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            if let Ok(mut conn) = client.get_multiplexed_async_connection().await {
+                let info: RedisResult<String> = ::redis::cmd("INFO")
+                    .arg("server")
+                    .query_async(&mut conn)
+                    .await;
+                if let Ok(info) = info {
+                    let ours = info.lines().any(|l| l == format!("process_id:{pid}"));
+                    if !ours {
+                        self.kill();
+                    }
+                    return ours;
+                }
+            }
+            let exited = self
+                .child
+                .as_mut()
+                .is_some_and(|c| c.try_wait().ok().flatten().is_some());
+            if exited || Instant::now() >= deadline {
+                self.kill();
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Kills the server by its PID (SIGKILL: its clients only see their sockets close).
+    pub(super) fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().expect("killing redis-server");
+            child.wait().expect("reaping redis-server");
+        }
+    }
+
+    pub(super) async fn command<T: ::redis::FromRedisValue>(&self, cmd: &::redis::Cmd) -> T {
+        let client = ::redis::Client::open(self.url()).unwrap();
+        let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+        cmd.query_async(&mut conn).await.unwrap()
+    }
+}
+
+impl Drop for OwnServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// The slots of each node of an [`OwnCluster`].
+pub(super) const SLOT_RANGES: [(u16, u16); 3] = [(0, 5460), (5461, 10922), (10923, 16383)];
+
+/// A three-node cluster without replicas, its nodes' configuration in a temporary directory.
+pub(super) struct OwnCluster {
+    pub(super) nodes: Vec<OwnServer>,
+    _dir: tempfile::TempDir,
+}
+
+impl OwnCluster {
+    pub(super) async fn start() -> Self {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let mut nodes = Vec::new();
+        for _ in 0..3 {
+            nodes.push(OwnServer::cluster_node(dir.path()).await);
+        }
+        // The slots split in three, then every node introduced to the first.
+        for (node, slots) in nodes.iter().zip(SLOT_RANGES) {
+            let mut add = ::redis::cmd("CLUSTER");
+            add.arg("ADDSLOTSRANGE").arg(slots.0).arg(slots.1);
+            node.command::<()>(&add).await;
+        }
+        for node in &nodes[1..] {
+            let mut meet = ::redis::cmd("CLUSTER");
+            meet.arg("MEET").arg("127.0.0.1").arg(node.port);
+            nodes[0].command::<()>(&meet).await;
+        }
+        let deadline = Instant::now() + Duration::from_secs(15);
+        for node in &nodes {
+            loop {
+                let mut info = ::redis::cmd("CLUSTER");
+                info.arg("INFO");
+                let info: String = node.command(&info).await;
+                if info.contains("cluster_state:ok") && info.contains("cluster_known_nodes:3") {
+                    break;
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "the cluster did not form: {info}"
+                );
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+        Self { nodes, _dir: dir }
+    }
+
+    pub(super) fn urls(&self) -> Vec<String> {
+        self.nodes.iter().map(OwnServer::url).collect()
+    }
+}
+
+/// A loopback port that is free now and satisfies `fits`.
+fn free_port(fits: impl Fn(u16) -> bool) -> u16 {
+    for candidate in 0..1000_u32 {
+        // The system's choice first; then, for ranges it does not use, a spread of others.
+        let port = if candidate < 50 {
+            TcpListener::bind("127.0.0.1:0")
+                .and_then(|listener| listener.local_addr())
+                .expect("a free loopback port")
+                .port()
+        } else {
+            let spread = std::process::id()
+                .wrapping_mul(7919)
+                .wrapping_add(candidate * 104_729)
+                % 30_000;
+            u16::try_from(20_000 + spread).expect("below 50000")
+        };
+        if fits(port) && bindable(port) {
+            return port;
+        }
+    }
+    panic!("no free loopback port found");
+}
+
+fn bindable(port: u16) -> bool {
+    TcpListener::bind(("127.0.0.1", port)).is_ok()
+}
