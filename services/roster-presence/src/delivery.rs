@@ -19,8 +19,8 @@ use storage::StoreError;
 use xmpp_core::{Element, Jid, Stanza, StanzaErrorCondition, ns};
 
 use crate::account_iq;
-use crate::effects::Effects;
-use crate::shard::{Shard, reply_error, reply_with, store_failed};
+use crate::effects::{Effect, Effects};
+use crate::shard::{Shard, reply_error, reply_with};
 
 /// §8.5 for a message stanza to `to`, a local bare or full JID.
 pub(crate) async fn message(shard: &Shard, to: &Jid, stanza: Stanza, effects: &mut Effects) {
@@ -107,7 +107,7 @@ async fn store_offline(shard: &Shard, user: &Jid, stanza: Stanza, effects: &mut 
         Err(StoreError::QuotaExceeded(_)) => {
             reply_error(effects, &stanza, StanzaErrorCondition::ServiceUnavailable);
         }
-        Err(error) => reply_with(effects, &stanza, &store_failed(&error)),
+        Err(error) => reply_with(effects, &stanza, &shard.store_failed(&error)),
     }
 }
 
@@ -132,7 +132,11 @@ pub(crate) async fn flush_offline(shard: &Shard, user: &Jid, to: &Jid, effects: 
             continue;
         };
         element.push_child(delay(&shard.config.domain, message.stamp_unix_ms));
-        effects.deliver_one(to, element);
+        effects.0.push(Effect::DeliverStored {
+            to: to.clone(),
+            stanza: element,
+            stored: message,
+        });
     }
 }
 

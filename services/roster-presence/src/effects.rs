@@ -7,6 +7,7 @@
 //! released means no shard ever waits for a user while holding another, so there is no lock
 //! cycle between users or shards.
 
+use storage::OfflineMessage;
 use xmpp_core::{Element, Jid, Stanza, ns};
 
 /// Which sessions of a user a delivery is for.
@@ -35,6 +36,17 @@ pub enum Effect {
     /// addressee (RFC 6121 §3: the contact's server side of a subscription stanza; §4.3:
     /// a probe).
     Route(Stanza),
+    /// Write a message taken from the offline store (RFC 6121 §8.5.2.2.1) to the session
+    /// `to`. If it cannot be handed to the bus, it goes back to the store (after any message
+    /// that arrived meanwhile), so a bus outage at login never loses stored messages.
+    DeliverStored {
+        /// The session (full JID) that receives it.
+        to: Jid,
+        /// The message with its delay stamp, as it is to be written.
+        stanza: Element,
+        /// The stored message, exactly as taken.
+        stored: OfflineMessage,
+    },
 }
 
 /// The effects of one operation, in the order they must happen.

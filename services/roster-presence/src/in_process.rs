@@ -8,14 +8,14 @@ use cluster_api::ShardClients;
 use cluster_api::v1::roster_presence_server::RosterPresenceServer;
 
 use crate::config::ShardConfig;
-use crate::service::RosterPresenceService;
+use crate::service::{Ownership, RosterPresenceService};
 use crate::shard::{Shard, Stores};
 
 /// Starts the one shard of a single-process deployment and returns the clients that reach
 /// it. The serving task lives as long as a client does.
 pub fn start(config: ShardConfig, stores: Stores, bus: Arc<dyn Bus>) -> ShardClients {
     let shard = Arc::new(Shard::new(config, stores));
-    let service = RosterPresenceService::new(shard, bus);
+    let service = RosterPresenceService::new(shard, bus, Ownership::single());
     let channel = cluster_api::in_process::channel(RosterPresenceServer::new(service.clone()));
     let clients = ShardClients::new(vec![channel]);
     service.set_peers(clients.clone());

@@ -29,6 +29,7 @@ pub mod config;
 pub mod delivery;
 pub mod effects;
 pub mod in_process;
+pub mod liveness;
 pub mod presence;
 pub mod roster;
 pub mod service;
@@ -38,6 +39,6 @@ pub mod subscription;
 
 pub use config::ShardConfig;
 pub use effects::{Effect, Effects, Target};
-pub use service::RosterPresenceService;
+pub use service::{Ownership, RosterPresenceService};
 pub use sessions::SessionKey;
 pub use shard::{Shard, Stores};

@@ -15,7 +15,7 @@ use storage::RosterEntry;
 use xmpp_core::{Element, Jid, Stanza, StanzaErrorCondition, ns};
 
 use crate::effects::{Effects, presence};
-use crate::sessions::Resource;
+use crate::sessions::{Resource, SessionKey};
 use crate::shard::{Shard, reply_error};
 use crate::{delivery, subscription};
 
@@ -101,6 +101,56 @@ pub(crate) async fn broadcast(shard: &Shard, from: &Jid, stanza: Stanza, effects
             }
         }
         Err(error) => tracing::warn!(%user, %error, "reading pending requests failed"),
+    }
+}
+
+/// A connection manager registers again a session this shard lost by restarting, with the
+/// state it last had: connected, available with `presence` (as broadcast, no 'to') or not,
+/// and interested in roster pushes. Contacts already have that presence, so nothing is
+/// broadcast and no probe is sent. Offline messages are flushed to an available resource
+/// of non-negative priority, as §8.5.2.2.1 has it: they can only have been stored while the
+/// shard did not know the resource was there. The caller holds the user's lock.
+///
+/// A resource that is still registered with the same session is only brought up to date
+/// (the connection manager re-registers when it cannot tell whether the shard restarted).
+/// One held by another session is left alone: that session bound it later.
+pub(crate) async fn restore(
+    shard: &Shard,
+    jid: Jid,
+    session: SessionKey,
+    presence: Option<Element>,
+    interested: bool,
+    effects: &mut Effects,
+) {
+    let priority = presence
+        .as_ref()
+        .map(|p| priority_of(p).unwrap_or(0))
+        .unwrap_or(0);
+    let available = presence.is_some();
+    match shard.sessions.get(&jid) {
+        Some(existing) if existing.session != session => return,
+        Some(_) => {}
+        None => {
+            shard.sessions.bind(jid.clone(), session);
+        }
+    }
+    let was_available = shard
+        .sessions
+        .update(&jid, |r| {
+            let was = r.available;
+            r.interested |= interested;
+            if !r.available
+                && let Some(presence) = &presence
+            {
+                r.available = true;
+                r.priority = priority;
+                r.last_presence = Some(presence.clone());
+            }
+            was
+        })
+        .unwrap_or(false);
+    if available && !was_available && priority >= 0 {
+        delivery::flush_offline(shard, &jid.bare(), &jid, effects).await;
     }
 }
 

@@ -21,7 +21,7 @@ use xmpp_core::subscription::{SubEvent, SubState, on_roster_remove};
 use xmpp_core::{Element, IqType, Jid, Stanza, StanzaError, StanzaErrorCondition, ns};
 
 use crate::effects::Effects;
-use crate::shard::{Shard, reply_error, reply_with, store_failed};
+use crate::shard::{Shard, reply_error, reply_with};
 use crate::subscription;
 
 /// A roster get or set from the user's own resource `from` (the caller checked that).
@@ -57,7 +57,7 @@ async fn get(
         let changes = rosters
             .changes_since(&owner, known)
             .await
-            .map_err(|e| store_failed(&e))?;
+            .map_err(|e| shard.store_failed(&e))?;
         if let Some(changes) = changes
             && changes.updated.len() + changes.removed.len() <= 1
         {
@@ -75,7 +75,10 @@ async fn get(
             return Ok(());
         }
     }
-    let (version, entries) = rosters.roster(&owner).await.map_err(|e| store_failed(&e))?;
+    let (version, entries) = rosters
+        .roster(&owner)
+        .await
+        .map_err(|e| shard.store_failed(&e))?;
     let items: Vec<RosterItem> = entries.iter().filter_map(item_of).collect();
     let mut reply = stanza.iq_result();
     reply.push_child(roster_result(&items, Some(&version.to_string())));
@@ -98,11 +101,14 @@ async fn set(
             let existing = rosters
                 .entry(&owner, jid.as_str())
                 .await
-                .map_err(|e| store_failed(&e))?;
+                .map_err(|e| shard.store_failed(&e))?;
             let mut entry = match existing {
                 Some(entry) => entry,
                 None => {
-                    let count = rosters.count(&owner).await.map_err(|e| store_failed(&e))?;
+                    let count = rosters
+                        .count(&owner)
+                        .await
+                        .map_err(|e| shard.store_failed(&e))?;
                     if count >= shard.config.max_roster_items {
                         return Err(
                             StanzaError::new(StanzaErrorCondition::NotAllowed).with_text(format!(
@@ -122,14 +128,14 @@ async fn set(
             let version = rosters
                 .put_entry(&owner, &entry)
                 .await
-                .map_err(|e| store_failed(&e))?;
+                .map_err(|e| shard.store_failed(&e))?;
             push(shard, &user, &entry, version, effects);
         }
         RosterSet::Remove { jid } => {
             let Some(entry) = rosters
                 .entry(&owner, jid.as_str())
                 .await
-                .map_err(|e| store_failed(&e))?
+                .map_err(|e| shard.store_failed(&e))?
             else {
                 // §2.5.3.
                 return Err(StanzaError::new(StanzaErrorCondition::ItemNotFound));
@@ -151,7 +157,7 @@ async fn set(
                 Err(StoreError::NotFound(_)) => {
                     return Err(StanzaError::new(StanzaErrorCondition::ItemNotFound));
                 }
-                Err(error) => return Err(store_failed(&error)),
+                Err(error) => return Err(shard.store_failed(&error)),
             };
             if let Err(error) = shard
                 .stores

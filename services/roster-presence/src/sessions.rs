@@ -6,6 +6,7 @@
 //! never across an await.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use xmpp_core::{Element, Jid};
@@ -61,6 +62,9 @@ impl Resource {
 #[derive(Debug, Default)]
 pub struct Sessions {
     by_user: Mutex<HashMap<Jid, Vec<Resource>>>,
+    /// Number of resources, kept alongside so that reading it (for the sessions gauge after
+    /// every registration) does not walk the map.
+    count: AtomicUsize,
 }
 
 impl Sessions {
@@ -79,6 +83,9 @@ impl Sessions {
             .position(|r| r.jid == jid)
             .map(|i| list.swap_remove(i));
         list.push(Resource::new(jid, session));
+        if old.is_none() {
+            self.count.fetch_add(1, Ordering::Relaxed);
+        }
         old
     }
 
@@ -94,6 +101,7 @@ impl Sessions {
         if list.is_empty() {
             map.remove(&bare);
         }
+        self.count.fetch_sub(1, Ordering::Relaxed);
         Some(old)
     }
 
@@ -151,9 +159,32 @@ impl Sessions {
             .unwrap_or_default()
     }
 
+    /// The connection managers holding at least one of the shard's sessions.
+    pub fn nodes(&self) -> Vec<Arc<str>> {
+        let mut nodes: Vec<Arc<str>> = self
+            .lock()
+            .values()
+            .flatten()
+            .map(|r| r.session.node.clone())
+            .collect();
+        nodes.sort_unstable();
+        nodes.dedup();
+        nodes
+    }
+
+    /// The resources held by the connection manager `node`, with their sessions.
+    pub fn on_node(&self, node: &str) -> Vec<(Jid, SessionKey)> {
+        self.lock()
+            .values()
+            .flatten()
+            .filter(|r| &*r.session.node == node)
+            .map(|r| (r.jid.clone(), r.session.clone()))
+            .collect()
+    }
+
     /// Number of connected resources on the shard.
     pub fn len(&self) -> usize {
-        self.lock().values().map(Vec::len).sum()
+        self.count.load(Ordering::Relaxed)
     }
 
     /// Whether no resource is connected.

@@ -10,9 +10,10 @@
 use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
 use std::sync::Arc;
 
+use service_kit::Metrics;
 use storage::{
-    AccountName, AccountStore, OfflineStore, PendingSubscriptionStore, RosterStore, SqliteStore,
-    StoreError,
+    AccountName, AccountStore, OfflineMessage, OfflineStore, PendingSubscriptionStore, RosterStore,
+    SqliteStore, StoreError,
 };
 use tokio::sync::{Mutex, MutexGuard};
 use xmpp_core::{ErrorType, Jid, Stanza, StanzaError, StanzaErrorCondition, StanzaKind};
@@ -41,6 +42,14 @@ pub struct Stores {
 impl Stores {
     /// Every store backed by one SQLite database.
     pub fn sqlite(store: Arc<SqliteStore>) -> Self {
+        Self::backed_by(store)
+    }
+
+    /// Every store backed by one database that implements them all (SQLite, Postgres).
+    pub fn backed_by<S>(store: Arc<S>) -> Self
+    where
+        S: AccountStore + RosterStore + OfflineStore + PendingSubscriptionStore,
+    {
         Self {
             accounts: store.clone(),
             rosters: store.clone(),
@@ -56,6 +65,7 @@ pub struct Shard {
     pub(crate) config: ShardConfig,
     pub(crate) stores: Stores,
     pub(crate) sessions: Sessions,
+    pub(crate) metrics: Metrics,
     locks: Box<[Mutex<()>]>,
 }
 
@@ -66,8 +76,20 @@ impl Shard {
             config,
             stores,
             sessions: Sessions::new(),
+            metrics: Metrics::new(),
             locks: (0..LOCK_STRIPES).map(|_| Mutex::new(())).collect(),
         }
+    }
+
+    /// Reports to `metrics` instead of a private registry.
+    pub fn with_metrics(mut self, metrics: Metrics) -> Self {
+        self.metrics = metrics;
+        self
+    }
+
+    /// Where the shard reports.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
     }
 
     /// The shard's settings.
@@ -87,6 +109,36 @@ impl Shard {
         let mut effects = Effects::new();
         if let Some(old) = self.sessions.bind(jid, session) {
             presence::went_offline(self, old, &mut effects).await;
+        }
+        effects
+    }
+
+    /// A connection manager registers again the session `session` of `jid` after this shard
+    /// restarted (see [`presence::restore`]): `presence` is its last available presence,
+    /// if it is available, and `interested` whether it requested the roster.
+    pub async fn session_restored(
+        &self,
+        jid: Jid,
+        session: SessionKey,
+        presence: Option<xmpp_core::Element>,
+        interested: bool,
+    ) -> Effects {
+        let _guard = self.lock_user(&jid).await;
+        let mut effects = Effects::new();
+        presence::restore(self, jid, session, presence, interested, &mut effects).await;
+        effects
+    }
+
+    /// Every session held by the connection manager `node`, which is gone (its liveness key
+    /// expired): each is closed as if its stream had ended, so contacts get unavailable
+    /// presence (RFC 6121 §4.5.2) and no one keeps ghost presence of its users.
+    pub async fn node_gone(&self, node: &str) -> Effects {
+        let mut effects = Effects::new();
+        for (jid, session) in self.sessions.on_node(node) {
+            let _guard = self.lock_user(&jid).await;
+            if let Some(old) = self.sessions.unbind(&jid, &session) {
+                presence::went_offline(self, old, &mut effects).await;
+            }
         }
         effects
     }
@@ -254,11 +306,33 @@ pub(crate) fn reply_with(effects: &mut Effects, stanza: &Stanza, error: &StanzaE
     }
 }
 
-/// The stanza error for a store failure: temporary, the client may retry (RFC 6120
-/// §8.3.3.6).
-pub(crate) fn store_failed(error: &StoreError) -> StanzaError {
-    tracing::warn!(%error, "store operation failed");
-    StanzaError::typed(ErrorType::Wait, StanzaErrorCondition::InternalServerError)
+impl Shard {
+    /// Puts a message taken from `user`'s offline queue back, because it could not be
+    /// delivered. The quota is not applied: the message was within it when it was stored.
+    pub(crate) async fn restore_offline(&self, user: &Jid, message: &OfflineMessage) {
+        let result = self
+            .stores
+            .offline
+            .push_offline(
+                &Shard::account(user),
+                &message.stanza_xml,
+                message.stamp_unix_ms,
+                usize::MAX,
+            )
+            .await;
+        if let Err(error) = result {
+            self.metrics.dependency_error("postgres");
+            tracing::error!(%user, %error, "an undelivered offline message could not be stored again");
+        }
+    }
+
+    /// The stanza error for a store failure: temporary, the client may retry (RFC 6120
+    /// §8.3.3.6). Counted as a database error.
+    pub(crate) fn store_failed(&self, error: &StoreError) -> StanzaError {
+        tracing::warn!(%error, "store operation failed");
+        self.metrics.dependency_error("postgres");
+        StanzaError::typed(ErrorType::Wait, StanzaErrorCondition::InternalServerError)
+    }
 }
 
 #[cfg(test)]

@@ -55,6 +55,9 @@ async fn run(shard: &Shard, effects: Effects) -> Vec<(Jid, Target, String)> {
                 target,
                 stanza,
             } => out.push((user, target, stanza.to_xml())),
+            Effect::DeliverStored { to, stanza, .. } => {
+                out.push((to.bare(), Target::Resources(vec![to]), stanza.to_xml()));
+            }
             Effect::Route(stanza) => {
                 let more = shard.inbound(stanza).await;
                 for (i, e) in more.0.into_iter().enumerate() {
@@ -105,4 +108,142 @@ async fn rfc6121_3_3_3_inbound_unsubscribe_sends_unavailable_from_the_contact() 
             && xml.contains("from='romeo@example.org/orchard'")),
         "{out:#?}"
     );
+}
+
+/// Makes juliet and romeo subscribed to each other's presence, both online.
+async fn mutual(shard: &Shard) {
+    run(
+        shard,
+        available(shard, "juliet@example.org/balcony", 1).await,
+    )
+    .await;
+    run(
+        shard,
+        available(shard, "romeo@example.org/orchard", 2).await,
+    )
+    .await;
+    let (juliet, romeo) = ("juliet@example.org/balcony", "romeo@example.org/orchard");
+    for (from, to, kind) in [
+        (juliet, "romeo@example.org", "subscribe"),
+        (romeo, "juliet@example.org", "subscribed"),
+        (romeo, "juliet@example.org", "subscribe"),
+        (juliet, "romeo@example.org", "subscribed"),
+    ] {
+        let xml = format!("<presence from='{from}' to='{to}' type='{kind}'/>");
+        run(shard, shard.outbound(stanza(&xml)).await).await;
+    }
+}
+
+#[tokio::test]
+async fn rfc6121_4_5_2_a_dead_node_s_sessions_go_unavailable_to_their_contacts() {
+    let shard = shard().await;
+    mutual(&shard).await;
+    // juliet is on node "test" (see `key`); romeo moves to another node.
+    let romeo = jid("romeo@example.org/orchard");
+    shard.session_closed(&romeo, &key(2)).await;
+    let other = SessionKey {
+        node: "other".into(),
+        id: 9,
+    };
+    shard.session_bound(romeo.clone(), other.clone()).await;
+    run(
+        &shard,
+        shard
+            .outbound(stanza("<presence from='romeo@example.org/orchard'/>"))
+            .await,
+    )
+    .await;
+    assert_eq!(
+        shard.sessions().nodes(),
+        [Arc::<str>::from("other"), Arc::<str>::from("test")]
+    );
+
+    let out = run(&shard, shard.node_gone("test").await).await;
+    // §4.5.2: romeo, subscribed to juliet, gets her unavailable presence; nothing else.
+    assert_eq!(out.len(), 1, "{out:#?}");
+    let (user, target, xml) = &out[0];
+    assert_eq!(user.as_str(), "romeo@example.org");
+    assert_eq!(*target, Target::Available);
+    assert!(
+        xml.contains("type='unavailable'") && xml.contains("from='juliet@example.org/balcony'"),
+        "{xml}"
+    );
+    assert!(shard.sessions().on_node("test").is_empty());
+    assert_eq!(shard.sessions().on_node("other"), [(romeo, other)]);
+}
+
+#[tokio::test]
+async fn a_restored_session_is_available_again_without_a_broadcast() {
+    let shard = shard().await;
+    mutual(&shard).await;
+    // The shard restarts: a new one with the same stores and no sessions.
+    let restarted = Shard::new(shard.config.clone(), shard.stores.clone());
+    let juliet = jid("juliet@example.org/balcony");
+    let presence = Element::from_xml(
+        "<presence from='juliet@example.org/balcony'><priority>5</priority></presence>",
+        ns::JABBER_CLIENT,
+    )
+    .unwrap();
+    let effects = restarted
+        .session_restored(juliet.clone(), key(1), Some(presence), true)
+        .await;
+    assert!(effects.0.is_empty(), "no broadcast: {:?}", effects.0);
+    let resource = restarted.sessions().get(&juliet).unwrap();
+    assert!(resource.available && resource.interested);
+    assert_eq!(resource.priority, 5);
+    // Restoring again with the same session changes nothing; another session is left alone.
+    assert!(
+        restarted
+            .session_restored(juliet.clone(), key(1), None, false)
+            .await
+            .0
+            .is_empty()
+    );
+    assert!(
+        restarted
+            .session_restored(juliet.clone(), key(3), None, false)
+            .await
+            .0
+            .is_empty()
+    );
+    assert_eq!(restarted.sessions().get(&juliet).unwrap().session, key(1));
+    // romeo's probe is answered with the restored presence (§4.3.2).
+    let probe = restarted
+        .inbound(stanza(
+            "<presence from='romeo@example.org/orchard' to='juliet@example.org' type='probe'/>",
+        ))
+        .await;
+    let out = run(&restarted, probe).await;
+    assert!(
+        out.iter()
+            .any(|(user, _, xml)| user.as_str() == "romeo@example.org"
+                && xml.contains("<priority>5</priority>")),
+        "{out:#?}"
+    );
+}
+
+#[tokio::test]
+async fn offline_messages_stored_before_a_restore_are_delivered_by_it() {
+    let shard = shard().await;
+    let message = shard
+        .inbound(stanza(
+            "<message from='romeo@example.org/orchard' to='juliet@example.org' type='chat'><body>hi</body></message>",
+        ))
+        .await;
+    assert!(run(&shard, message).await.is_empty(), "stored offline");
+    let juliet = jid("juliet@example.org/balcony");
+    let presence = Element::from_xml(
+        "<presence from='juliet@example.org/balcony'/>",
+        ns::JABBER_CLIENT,
+    )
+    .unwrap();
+    let out = run(
+        &shard,
+        shard
+            .session_restored(juliet, key(1), Some(presence), false)
+            .await,
+    )
+    .await;
+    assert_eq!(out.len(), 1, "{out:#?}");
+    assert!(out[0].2.contains("<body>hi</body>") && out[0].2.contains("urn:xmpp:delay"));
 }
