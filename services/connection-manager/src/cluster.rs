@@ -7,6 +7,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Instant;
 
 use bus::{Inbox, Subscriptions};
 use cluster_api::ShardClients;
@@ -14,6 +15,7 @@ use cluster_api::v1::delivery::Target;
 use cluster_api::v1::{
     Delivery, Direction, SessionAddress, SessionBoundRequest, SessionClosedRequest, StanzaInRequest,
 };
+use service_kit::Metrics;
 use tokio::sync::Mutex;
 use tokio_util::sync::CancellationToken;
 use xmpp_core::{Jid, Stanza};
@@ -42,6 +44,7 @@ pub struct Cluster {
     /// the last. A tokio mutex: it is held across the subscribe call, so a second session
     /// of the same user waits until the channel is really subscribed.
     users: Mutex<HashMap<Jid, usize>>,
+    metrics: Metrics,
 }
 
 impl Cluster {
@@ -56,7 +59,19 @@ impl Cluster {
             shards,
             subscriptions,
             users: Mutex::default(),
+            metrics: Metrics::new(),
         }
+    }
+
+    /// Reports to `metrics` instead of a private registry.
+    pub fn with_metrics(mut self, metrics: Metrics) -> Self {
+        self.metrics = metrics;
+        self
+    }
+
+    /// Where this node reports.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
     }
 
     /// The session's cluster-wide address.
@@ -79,17 +94,23 @@ impl Cluster {
                 && let Err(error) = self.subscriptions.subscribe(user.as_str()).await
             {
                 users.remove(&user);
+                self.metrics.dependency_error("redis");
                 return Err(error.into());
             }
             *count += 1;
         }
-        let request = SessionBoundRequest {
+        let request = self.traced(SessionBoundRequest {
             session: Some(self.address(session)),
-        };
-        if let Err(status) = self.shards.for_jid(&user).session_bound(request).await {
+            restored: None,
+        });
+        let started = Instant::now();
+        let result = self.shards.for_jid(&user).session_bound(request).await;
+        self.observe("SessionBound", started, result.as_ref().err());
+        if let Err(status) = result {
             self.release(&user).await;
             return Err(status.into());
         }
+        self.metrics.session_opened();
         Ok(())
     }
 
@@ -97,12 +118,16 @@ impl Cluster {
     /// needed), then unsubscribes from the user's channel if it was the last.
     pub async fn session_closed(&self, session: &SessionHandle) {
         let user = session.jid().bare();
-        let request = SessionClosedRequest {
+        let request = self.traced(SessionClosedRequest {
             session: Some(self.address(session)),
-        };
-        if let Err(status) = self.shards.for_jid(&user).session_closed(request).await {
+        });
+        let started = Instant::now();
+        let result = self.shards.for_jid(&user).session_closed(request).await;
+        self.observe("SessionClosed", started, result.as_ref().err());
+        if let Err(status) = result {
             tracing::warn!(jid = %session.jid(), %status, "unregistering a session failed");
         }
+        self.metrics.session_closed();
         self.release(&user).await;
     }
 
@@ -114,15 +139,65 @@ impl Cluster {
         origin: &SessionHandle,
         direction: Direction,
     ) -> Result<(), ClusterError> {
-        let request = StanzaInRequest {
+        let request = self.traced(StanzaInRequest {
             stanza: Some(cluster_api::convert::envelope(
                 stanza,
                 Some(self.address(origin)),
             )),
             direction: direction.into(),
-        };
-        self.shards.for_jid(owner).stanza_in(request).await?;
+        });
+        let started = Instant::now();
+        let result = self.shards.for_jid(owner).stanza_in(request).await;
+        self.observe("StanzaIn", started, result.as_ref().err());
+        result?;
         Ok(())
+    }
+
+    /// A request carrying the current span's trace context, so the shard's span joins the
+    /// trace.
+    fn traced<T>(&self, message: T) -> tonic::Request<T> {
+        let mut request = tonic::Request::new(message);
+        service_kit::propagation::inject_metadata(
+            &tracing::Span::current(),
+            request.metadata_mut(),
+        );
+        request
+    }
+
+    /// Records a shard call's duration, and its failure as a gRPC dependency error.
+    fn observe(&self, method: &'static str, started: Instant, failure: Option<&tonic::Status>) {
+        self.metrics.grpc_client_observe(method, started.elapsed());
+        if failure.is_some() {
+            self.metrics.dependency_error("grpc");
+        }
+    }
+
+    /// The clients of every shard.
+    pub fn shards(&self) -> &ShardClients {
+        &self.shards
+    }
+
+    /// Registers `sessions` again with shard `index`, each with the state it had there, after
+    /// that shard restarted and lost them. A session that ends meanwhile is unregistered by
+    /// its own close as usual; one that fails to register is logged and left for the next
+    /// restart check, which registers again only on a further restart, so it stays unknown
+    /// to the shard until the client reconnects (the shard then treats it as offline).
+    pub async fn reregister(&self, index: u32, sessions: &[SessionHandle]) -> usize {
+        let mut client = self.shards.shard(index);
+        let mut registered = 0;
+        for session in sessions {
+            let request = SessionBoundRequest {
+                session: Some(self.address(session)),
+                restored: Some(session.restored()),
+            };
+            match client.session_bound(self.traced(request)).await {
+                Ok(_) => registered += 1,
+                Err(status) => {
+                    tracing::warn!(jid = %session.jid(), %status, "registering a session again failed");
+                }
+            }
+        }
+        registered
     }
 
     async fn release(&self, user: &Jid) {
@@ -150,31 +225,63 @@ pub async fn run_inbox(server: Arc<C2sServer>, mut inbox: Inbox, shutdown: Cance
                 None => return,
             },
         };
-        deliver(&server.sessions, delivery);
+        let metrics = server.cluster.metrics();
+        metrics.fanout_delivered();
+        if delivery.published_unix_micros > 0 {
+            let micros = cluster_api::convert::unix_micros_now() - delivery.published_unix_micros;
+            metrics.fanout_latency_observe(std::time::Duration::from_micros(
+                u64::try_from(micros).unwrap_or(0),
+            ));
+        }
+        if delivery.trace_context.is_empty() {
+            deliver(&server.sessions, metrics, delivery);
+        } else {
+            let span = tracing::info_span!("c2s.deliver", user = %delivery.user);
+            service_kit::propagation::set_parent(&span, &delivery.trace_context);
+            span.in_scope(|| deliver(&server.sessions, metrics, delivery));
+        }
     }
 }
 
 /// Hands one delivery to the local sessions it is for. Sessions of the user on other nodes
 /// are theirs to serve; a named session that is gone is skipped (the stanza was decided
 /// while it was still bound).
-fn deliver(sessions: &SessionRegistry, delivery: Delivery) {
+fn deliver(sessions: &SessionRegistry, metrics: &Metrics, delivery: Delivery) {
     let Ok(user) = Jid::new(&delivery.user) else {
         return;
     };
     let local = sessions.sessions_of(&user);
+    let kind = stanza_kind(&delivery.xml);
+    let write = |session: &SessionHandle| {
+        if session.deliver_serialized(delivery.xml.clone()) {
+            metrics.stanza_out(kind);
+        }
+    };
     match &delivery.target {
         Some(Target::Resources(resources)) => {
             for session in &local {
                 if resources.jids.iter().any(|j| j == session.jid().as_str()) {
-                    session.deliver_serialized(delivery.xml.clone());
+                    write(session);
                 }
             }
         }
         Some(Target::Available(_)) => {
             for session in local.iter().filter(|s| s.is_available()) {
-                session.deliver_serialized(delivery.xml.clone());
+                write(session);
             }
         }
         None => {}
+    }
+}
+
+/// The kind of a serialized stanza, from its element name (deliveries carry the stanza
+/// serialized, and this is all the metrics need of it).
+fn stanza_kind(xml: &[u8]) -> &'static str {
+    if xml.starts_with(b"<message") {
+        "message"
+    } else if xml.starts_with(b"<presence") {
+        "presence"
+    } else {
+        "iq"
     }
 }

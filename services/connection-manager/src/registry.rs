@@ -76,6 +76,19 @@ pub struct SessionHandle {
     /// Sent available presence and not since unavailable (RFC 6121 §4.1), so that presence
     /// for "all available resources" of the user reaches it.
     available: Arc<AtomicBool>,
+    /// What the user's shard keeps of this session in memory only, remembered here so that
+    /// the session can be registered again if that shard restarts.
+    shard_view: Arc<Mutex<ShardView>>,
+}
+
+/// A session's state as its shard holds it.
+#[derive(Debug, Default)]
+struct ShardView {
+    /// The last available presence broadcast (stamped, no 'to'), serialized as the cluster
+    /// carries stanzas; `None` while unavailable.
+    presence: Option<Bytes>,
+    /// Requested the roster (RFC 6121 §2.1.6).
+    interested: bool,
 }
 
 impl SessionHandle {
@@ -88,6 +101,7 @@ impl SessionHandle {
             tx,
             control,
             available: Arc::default(),
+            shard_view: Arc::default(),
         }
     }
 
@@ -96,9 +110,29 @@ impl SessionHandle {
         self.available.load(Ordering::Relaxed)
     }
 
-    /// Records that the client sent broadcast presence: available or unavailable.
-    pub fn set_available(&self, available: bool) {
-        self.available.store(available, Ordering::Relaxed);
+    /// Records broadcast presence the client sent (RFC 6121 §4.2, §4.4, §4.5): `Some` with
+    /// the serialized available presence, `None` for unavailable.
+    pub fn set_presence(&self, presence: Option<Bytes>) {
+        self.available.store(presence.is_some(), Ordering::Relaxed);
+        self.view().presence = presence;
+    }
+
+    /// Records that the client requested the roster (RFC 6121 §2.1.6).
+    pub fn set_interested(&self) {
+        self.view().interested = true;
+    }
+
+    /// The session's state for registering it again with a restarted shard.
+    pub fn restored(&self) -> cluster_api::v1::RestoredSession {
+        let view = self.view();
+        cluster_api::v1::RestoredSession {
+            presence: view.presence.clone().unwrap_or_default(),
+            interested: view.interested,
+        }
+    }
+
+    fn view(&self) -> std::sync::MutexGuard<'_, ShardView> {
+        self.shard_view.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Unique id of the session within this process.
@@ -236,6 +270,11 @@ impl SessionRegistry {
     /// The sessions of the bare JID `bare`.
     pub fn sessions_of(&self, bare: &Jid) -> Vec<SessionHandle> {
         self.lock().get(bare).cloned().unwrap_or_default()
+    }
+
+    /// Every bound session.
+    pub fn all(&self) -> Vec<SessionHandle> {
+        self.lock().values().flatten().cloned().collect()
     }
 
     /// Number of bound sessions.

@@ -35,6 +35,11 @@ pub(crate) async fn from_client(
             StreamErrorCondition::UnsupportedStanzaType,
         ));
     };
+    server.cluster.metrics().stanza_in(match stanza.kind() {
+        StanzaKind::Message => "message",
+        StanzaKind::Presence => "presence",
+        StanzaKind::Iq => "iq",
+    });
     // §8.1.2.1: the server stamps the full JID; a different claimed 'from' is an error.
     if let Some(from) = stanza.from() {
         let claimed = Jid::new(from).ok();
@@ -85,8 +90,9 @@ pub(crate) async fn from_client(
             // RFC 6121 §4.1: broadcast presence decides whether this session is available.
             if to.is_none() {
                 match stanza.stanza_type() {
-                    None => session.set_available(true),
-                    Some("unavailable") => session.set_available(false),
+                    None => session
+                        .set_presence(Some(cluster_api::convert::serialize(stanza.element()))),
+                    Some("unavailable") => session.set_presence(None),
                     _ => {}
                 }
             }
@@ -127,6 +133,9 @@ pub(crate) async fn from_client(
         }
         // RFC 6120 §10.3.1, §10.3.3: no 'to' is the sender's own account.
         StanzaKind::Message | StanzaKind::Iq => {
+            if is_roster_get(&stanza, to.as_ref(), &own) {
+                session.set_interested();
+            }
             let owner = to.as_ref().map_or(own, Jid::bare);
             server
                 .cluster
@@ -144,6 +153,16 @@ pub(crate) async fn from_client(
         );
     }
     Ok(())
+}
+
+/// A roster get (RFC 6121 §2.1.3), which makes the session an interested resource: with no
+/// 'to' or to the user's own bare JID (§2.1.3: "the 'to' address MUST be the bare JID of the
+/// user or the attribute MUST be omitted").
+fn is_roster_get(stanza: &Stanza, to: Option<&Jid>, own: &Jid) -> bool {
+    stanza.kind() == StanzaKind::Iq
+        && stanza.stanza_type() == Some("get")
+        && to.is_none_or(|t| t == own)
+        && stanza.element().get_child("query", ns::ROSTER).is_some()
 }
 
 fn error(condition: StanzaErrorCondition) -> StanzaError {

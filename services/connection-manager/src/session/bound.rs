@@ -3,6 +3,7 @@
 //! ([`super::writer`]).
 
 use std::sync::Arc;
+use tracing::Instrument;
 
 use tokio_util::sync::CancellationToken;
 use xmpp_core::{StreamError, StreamErrorCondition};
@@ -55,7 +56,13 @@ pub(crate) async fn run_bound(
                         () = control.terminated() => return,
                     }
                 }
-                if let Err(error) = router::from_client(server, session, element).await {
+                // One span per client stanza: the root of the stanza's trace, carried to the
+                // shard over gRPC and back over the bus.
+                let span = tracing::info_span!("c2s.stanza", name = element.name());
+                let routed = router::from_client(server, session, element)
+                    .instrument(span)
+                    .await;
+                if let Err(error) = routed {
                     control.terminate(error);
                     return;
                 }
