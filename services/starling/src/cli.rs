@@ -22,7 +22,19 @@ pub enum Command {
     /// Run every service in one process on embedded storage (for trying Starling and for
     /// single-node installs).
     Dev(DevArgs),
-    /// Manage accounts in the embedded store.
+    /// Run a connection manager of a cluster: client listeners, TLS, SASL, sessions; every
+    /// stanza goes to the roster-presence shard that owns it.
+    ConnectionManager(RoleArgs),
+    /// Run one roster-presence shard of a cluster: rosters, subscriptions, presence and
+    /// delivery for the users it owns.
+    RosterPresence(ShardArgs),
+    /// Apply the Postgres migrations (migrations/postgres) and exit.
+    Migrate {
+        /// The Postgres database, e.g. postgres://starling@db:5432/starling.
+        #[arg(long, env = "STARLING_DATABASE_URL")]
+        database_url: String,
+    },
+    /// Manage accounts (the embedded store, or Postgres with --database-url).
     User {
         /// The account operation.
         #[command(subcommand)]
@@ -56,12 +68,43 @@ pub struct DevArgs {
     pub listen_tls: Option<SocketAddr>,
 }
 
-/// Where the embedded store is.
+/// Flags of a cluster role: the configuration file; everything else comes from it and
+/// from `STARLING_*` variables.
+#[derive(Debug, Args, Serialize)]
+pub struct RoleArgs {
+    /// TOML configuration file.
+    #[arg(long, short = 'c', env = "STARLING_CONFIG")]
+    #[serde(skip)]
+    pub config: Option<PathBuf>,
+}
+
+/// Flags of `starling roster-presence`.
+#[derive(Debug, Args, Serialize)]
+pub struct ShardArgs {
+    /// TOML configuration file.
+    #[arg(long, short = 'c', env = "STARLING_CONFIG")]
+    #[serde(skip)]
+    pub config: Option<PathBuf>,
+    /// This shard's index, from 0 (a StatefulSet pod's ordinal).
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shard: Option<u32>,
+    /// The number of shards of the deployment.
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shards: Option<u32>,
+}
+
+/// Where accounts are stored.
 #[derive(Debug, Args)]
 pub struct StoreArgs {
     /// Data directory of `starling dev`.
     #[arg(long, env = "STARLING_DATA_DIR", default_value = "./starling-data")]
     pub data_dir: PathBuf,
+    /// A cluster's Postgres database instead of the embedded store, e.g.
+    /// postgres://starling@db:5432/starling.
+    #[arg(long, env = "STARLING_DATABASE_URL")]
+    pub database_url: Option<String>,
 }
 
 /// Account operations.

@@ -17,6 +17,7 @@ use storage::SqliteStore;
 /// The node name of the one connection manager of `starling dev`.
 const NODE: &str = "dev";
 
+use crate::c2s::{C2sSettings, tls_and_decoy};
 use crate::cli::DevArgs;
 
 /// The settings of `starling dev`: the connection manager's plus the data directory.
@@ -79,18 +80,16 @@ impl DevConfig {
             env,
         };
         let config: DevConfig = load_config(&sources, args).map_err(|e| e.to_string())?;
-        let domain = xmpp_core::jid::normalize_domainpart(&config.domain)
-            .map_err(|e| format!("domain {:?} is not a valid domain: {e}", config.domain))?;
-        let c2s = C2sConfig {
-            domain,
+        let c2s = C2sSettings {
+            domain: &config.domain,
             listen: config.listen,
             listen_tls: config.listen_tls,
-            tls: config.tls.clone(),
-            limits: config.limits.clone(),
+            tls: &config.tls,
+            limits: &config.limits,
             resource_conflict: config.resource_conflict,
-            sasl_mechanisms: config.sasl_mechanisms.clone(),
-        };
-        c2s.validate()?;
+            sasl_mechanisms: &config.sasl_mechanisms,
+        }
+        .validate()?;
         if config.inbox_capacity == 0 {
             return Err("inbox_capacity must be at least 1".into());
         }
@@ -121,26 +120,10 @@ pub fn main(args: DevArgs) -> ExitCode {
 }
 
 async fn run(config: DevConfig, c2s: C2sConfig) -> Result<(), String> {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    std::fs::create_dir_all(&config.data_dir).map_err(|e| {
-        format!(
-            "cannot create data directory {}: {e}",
-            config.data_dir.display()
-        )
-    })?;
+    let (tls, decoy) = tls_and_decoy(&config.data_dir, &c2s)?;
     let store = SqliteStore::open(&config.data_dir.join("starling.db"))
         .await
         .map_err(|e| format!("cannot open the database: {e}"))?;
-    let (cert, key) = match (&c2s.tls.cert_file, &c2s.tls.key_file) {
-        (Some(c), Some(k)) => (c.clone(), k.clone()),
-        _ => connection_manager::tls::ensure_self_signed(&config.data_dir.join("tls"), &c2s.domain)
-            .map_err(|e| e.to_string())?,
-    };
-    let tls = connection_manager::tls::server_config(&cert, &key, &c2s.tls.versions)
-        .map_err(|e| e.to_string())?;
-    let decoy_path = config.data_dir.join("scram-decoy.key");
-    let decoy = connection_manager::secrets::ensure_secret(&decoy_path)
-        .map_err(|e| format!("cannot read or create {}: {e}", decoy_path.display()))?;
     let listeners = Listeners::bind(&c2s).await.map_err(|e| {
         format!(
             "cannot listen on {} / {:?}: {e}",

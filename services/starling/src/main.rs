@@ -5,7 +5,9 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+mod c2s;
 mod cli;
+mod cluster;
 mod dev;
 mod user;
 
@@ -13,6 +15,9 @@ fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     match cli.command {
         cli::Command::Dev(args) => dev::main(args),
+        cli::Command::ConnectionManager(args) => cluster::connection_manager::main(args),
+        cli::Command::RosterPresence(args) => cluster::roster_presence::main(args),
+        cli::Command::Migrate { database_url } => cluster::migrate::main(database_url),
         cli::Command::User { command } => user::main(command),
     }
 }

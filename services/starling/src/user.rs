@@ -1,12 +1,13 @@
-//! `starling user …`: account administration on the embedded store.
+//! `starling user …`: account administration, on the embedded store or, with
+//! `--database-url`, on a cluster's Postgres database.
 //!
-//! The store is shared safely with a running `starling dev` (SQLite WAL), so an account added
-//! here can log in at once, without a restart.
+//! Either store is shared safely with running servers (SQLite WAL; Postgres), so an account
+//! added here can log in at once, without a restart.
 
 use std::io::BufRead;
 use std::process::ExitCode;
 
-use storage::{AccountName, AccountStore, SqliteStore, StoreError};
+use storage::{AccountName, AccountStore, PgPoolSettings, PgStore, SqliteStore, StoreError};
 use xmpp_core::Jid;
 use xmpp_core::sasl::{ScramCredentials, ScramHash, normalize_password};
 
@@ -90,10 +91,21 @@ async fn run(command: UserCommand) -> Result<(), Failure> {
     Ok(())
 }
 
-async fn open(store: &StoreArgs) -> Result<SqliteStore, Failure> {
+/// The store the flags name: Postgres when a database URL is given (its schema must be
+/// migrated already, by `starling migrate`), the embedded SQLite file otherwise.
+async fn open(store: &StoreArgs) -> Result<Box<dyn AccountStore>, Failure> {
+    if let Some(url) = &store.database_url {
+        let settings = PgPoolSettings {
+            max_connections: 1,
+            ..PgPoolSettings::default()
+        };
+        return Ok(Box::new(PgStore::connect(url, &settings)?));
+    }
     std::fs::create_dir_all(&store.data_dir)
         .map_err(|e| Failure::Store(format!("cannot create {}: {e}", store.data_dir.display())))?;
-    Ok(SqliteStore::open(&store.data_dir.join("starling.db")).await?)
+    Ok(Box::new(
+        SqliteStore::open(&store.data_dir.join("starling.db")).await?,
+    ))
 }
 
 /// The account a bare JID names, normalized per RFC 7622 (so `Juliet@Example.COM` and

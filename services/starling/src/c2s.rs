@@ -1,0 +1,63 @@
+//! What `starling dev` and `starling connection-manager` share about the client-facing side:
+//! turning their flat settings into a validated [`C2sConfig`], and the TLS certificate and
+//! SCRAM decoy secret kept in the data directory unless configured.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+use connection_manager::{C2sConfig, Limits, ResourceConflict, TlsSettings};
+
+/// The client-facing settings as both roles name them (flat keys, see `DevConfig`).
+#[derive(Debug)]
+pub struct C2sSettings<'a> {
+    pub domain: &'a str,
+    pub listen: SocketAddr,
+    pub listen_tls: Option<SocketAddr>,
+    pub tls: &'a TlsSettings,
+    pub limits: &'a Limits,
+    pub resource_conflict: ResourceConflict,
+    pub sasl_mechanisms: &'a [String],
+}
+
+impl C2sSettings<'_> {
+    /// The validated configuration, with the domain normalized (RFC 7622 §3.2).
+    pub fn validate(&self) -> Result<C2sConfig, String> {
+        let domain = xmpp_core::jid::normalize_domainpart(self.domain)
+            .map_err(|e| format!("domain {:?} is not a valid domain: {e}", self.domain))?;
+        let c2s = C2sConfig {
+            domain,
+            listen: self.listen,
+            listen_tls: self.listen_tls,
+            tls: self.tls.clone(),
+            limits: self.limits.clone(),
+            resource_conflict: self.resource_conflict,
+            sasl_mechanisms: self.sasl_mechanisms.to_vec(),
+        };
+        c2s.validate()?;
+        Ok(c2s)
+    }
+}
+
+/// The TLS server configuration (the configured certificate, or a self-signed one kept in
+/// `data_dir/tls`) and the SCRAM decoy secret (kept in `data_dir`; every connection manager
+/// of a deployment must share it, see `C2sServer`).
+pub fn tls_and_decoy(
+    data_dir: &Path,
+    c2s: &C2sConfig,
+) -> Result<(Arc<rustls::ServerConfig>, [u8; 32]), String> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    std::fs::create_dir_all(data_dir)
+        .map_err(|e| format!("cannot create data directory {}: {e}", data_dir.display()))?;
+    let (cert, key) = match (&c2s.tls.cert_file, &c2s.tls.key_file) {
+        (Some(c), Some(k)) => (c.clone(), k.clone()),
+        _ => connection_manager::tls::ensure_self_signed(&data_dir.join("tls"), &c2s.domain)
+            .map_err(|e| e.to_string())?,
+    };
+    let tls = connection_manager::tls::server_config(&cert, &key, &c2s.tls.versions)
+        .map_err(|e| e.to_string())?;
+    let decoy_path = data_dir.join("scram-decoy.key");
+    let decoy = connection_manager::secrets::ensure_secret(&decoy_path)
+        .map_err(|e| format!("cannot read or create {}: {e}", decoy_path.display()))?;
+    Ok((tls, decoy))
+}

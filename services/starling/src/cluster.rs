@@ -1,0 +1,155 @@
+//! What the cluster roles share: connecting to Postgres, Redis and the shards, the service
+//! kit (telemetry, health, readiness, metrics endpoints) and the shutdown signal.
+//!
+//! Startup never gives up on a dependency that is down: a role keeps retrying and stays
+//! unready meanwhile, so that a cluster whose database or Redis starts late, or restarts,
+//! converges by itself instead of sending its pods into a restart loop.
+
+pub mod connection_manager;
+pub mod migrate;
+pub mod roster_presence;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bus::{RedisBus, RedisBusConfig, RedisMode};
+use cluster_api::remote::{RemoteSettings, channels, shard_endpoints};
+use cluster_api::{ShardClients, ShardCount};
+use service_kit::Shutdown;
+use service_kit::health::Readiness;
+use service_kit::metrics::Metrics;
+use service_kit::telemetry::{LogFormat, TelemetryGuard, TracingOptions, init_tracing};
+use storage::{PgPoolSettings, PgStore};
+
+/// Pause between attempts to reach a dependency at startup.
+const RETRY_PAUSE: Duration = Duration::from_secs(1);
+
+/// Structured logs, plus span export when an OTLP endpoint is configured.
+pub fn telemetry(service: &str, otlp_endpoint: Option<&str>) -> Result<TelemetryGuard, String> {
+    init_tracing(TracingOptions {
+        format: LogFormat::from_env(),
+        default_filter: "info".into(),
+        service_name: service.into(),
+        otlp_endpoint: otlp_endpoint.map(str::to_owned),
+    })
+    .map_err(|e| format!("cannot start telemetry: {e}"))
+}
+
+/// A unique name for this run of a node: the configured name plus a random suffix. A
+/// restarted connection manager is thus a new node, and the sessions the shards still hold
+/// for its previous run are ended when that run's liveness key expires.
+pub fn node_name(configured: &str) -> String {
+    let mut bytes = [0u8; 4];
+    let _ = getrandom::fill(&mut bytes);
+    format!("{configured}-{:08x}", u32::from_le_bytes(bytes))
+}
+
+/// The Postgres pool (connecting lazily; the schema is `starling migrate`'s job).
+pub fn postgres(url: &str, max_connections: u32) -> Result<Arc<PgStore>, String> {
+    let settings = PgPoolSettings {
+        max_connections,
+        ..PgPoolSettings::default()
+    };
+    PgStore::connect(url, &settings)
+        .map(Arc::new)
+        .map_err(|e| format!("database_url: {e}"))
+}
+
+/// Connects the Redis bus, retrying until it answers or shutdown.
+pub async fn redis_bus(
+    url: &str,
+    cluster: bool,
+    shutdown: &Shutdown,
+) -> Result<Arc<RedisBus>, String> {
+    let config = RedisBusConfig {
+        urls: url.split(',').map(|u| u.trim().to_owned()).collect(),
+        mode: if cluster {
+            RedisMode::Cluster
+        } else {
+            RedisMode::Standalone
+        },
+        ..RedisBusConfig::default()
+    };
+    loop {
+        match RedisBus::connect(config.clone()).await {
+            Ok(bus) => return Ok(Arc::new(bus)),
+            Err(error) => tracing::warn!(%error, "cannot reach Redis yet; retrying"),
+        }
+        tokio::select! {
+            () = shutdown.cancelled() => return Err("stopped before Redis was reachable".into()),
+            () = tokio::time::sleep(RETRY_PAUSE) => {}
+        }
+    }
+}
+
+/// The number of shards, at least one.
+pub fn shard_count(shards: u32) -> Result<ShardCount, String> {
+    ShardCount::new(shards).ok_or_else(|| "shards must be at least 1".to_owned())
+}
+
+/// A client of every shard, from the endpoint template.
+pub fn shard_clients(
+    template: &str,
+    shards: ShardCount,
+    request_timeout: Duration,
+) -> Result<ShardClients, String> {
+    let uris = shard_endpoints(template, shards).map_err(|e| format!("shard_endpoint: {e}"))?;
+    let settings = RemoteSettings {
+        request_timeout,
+        ..RemoteSettings::default()
+    };
+    let channels = channels(&uris, settings).map_err(|e| format!("shard_endpoint: {e}"))?;
+    Ok(ShardClients::new(channels))
+}
+
+/// Serves `/healthz`, `/readyz` and `/metrics` on `addr` until shutdown.
+pub async fn spawn_http(
+    addr: SocketAddr,
+    readiness: Readiness,
+    metrics: Metrics,
+    shutdown: Shutdown,
+) -> Result<tokio::task::JoinHandle<()>, String> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| format!("cannot listen on http_listen {addr}: {e}"))?;
+    Ok(tokio::spawn(async move {
+        if let Err(error) = service_kit::http::serve(listener, readiness, metrics, shutdown).await {
+            tracing::error!(%error, "health and metrics endpoint failed");
+        }
+    }))
+}
+
+/// Cancels `shutdown` on SIGINT or SIGTERM, turning the role unready first so that load
+/// balancers stop sending it new clients while it drains.
+pub fn on_signal(shutdown: &Shutdown, readiness: &Readiness) {
+    let (shutdown, readiness) = (shutdown.clone(), readiness.clone());
+    tokio::spawn(async move {
+        service_kit::wait_for_signal().await;
+        readiness.set_ready(false);
+        shutdown.cancel();
+    });
+}
+
+/// A duration setting given in milliseconds, which must not be zero.
+pub fn millis(name: &str, ms: u64) -> Result<Duration, String> {
+    if ms == 0 {
+        return Err(format!("{name} must be at least 1"));
+    }
+    Ok(Duration::from_millis(ms))
+}
+
+/// A setting that has no default and must be given.
+pub fn required<'a>(name: &str, value: &'a str) -> Result<&'a str, String> {
+    if value.trim().is_empty() {
+        Err(format!(
+            "{name} is required (set it in the config file or as STARLING_{})",
+            name.to_uppercase()
+        ))
+    } else {
+        Ok(value)
+    }
+}
+
+#[cfg(test)]
+mod tests;

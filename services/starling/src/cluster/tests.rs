@@ -1,0 +1,127 @@
+//! The cluster roles' configuration: required settings, validation, and the layering of the
+//! file, `STARLING_*` variables and flags.
+
+use super::connection_manager::ConnectionManagerConfig;
+use super::roster_presence::RosterPresenceConfig;
+use crate::cli::{RoleArgs, ShardArgs};
+
+fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
+const BACKENDS: &[(&str, &str)] = &[
+    ("STARLING_DATABASE_URL", "postgres://starling@db/starling"),
+    ("STARLING_REDIS_URL", "redis://redis:6379"),
+];
+
+fn role() -> RoleArgs {
+    RoleArgs { config: None }
+}
+
+fn shard(shard: Option<u32>, shards: Option<u32>) -> ShardArgs {
+    ShardArgs {
+        config: None,
+        shard,
+        shards,
+    }
+}
+
+#[test]
+fn a_connection_manager_needs_its_database_and_redis() {
+    let err = ConnectionManagerConfig::load(&role(), vec![]).unwrap_err();
+    assert!(err.contains("database_url is required"), "{err}");
+    let err = ConnectionManagerConfig::load(
+        &role(),
+        env(&[("STARLING_DATABASE_URL", "postgres://db/starling")]),
+    )
+    .unwrap_err();
+    assert!(err.contains("redis_url is required"), "{err}");
+}
+
+#[test]
+fn connection_manager_defaults_are_the_documented_ones() {
+    let (config, c2s) = ConnectionManagerConfig::load(&role(), env(BACKENDS)).unwrap();
+    assert_eq!(config.shards, 1);
+    assert_eq!(
+        config.shard_endpoint,
+        "http://roster-presence-{shard}.roster-presence:50051"
+    );
+    assert_eq!(config.http_listen.to_string(), "127.0.0.1:9090");
+    assert_eq!(
+        (config.heartbeat_interval_ms, config.node_ttl_ms),
+        (3000, 10000)
+    );
+    assert_eq!(c2s.domain, "localhost");
+}
+
+#[test]
+fn a_liveness_ttl_must_cover_several_heartbeats() {
+    let mut vars = env(BACKENDS);
+    vars.extend(env(&[
+        ("STARLING_HEARTBEAT_INTERVAL_MS", "5000"),
+        ("STARLING_NODE_TTL_MS", "10000"),
+    ]));
+    let err = ConnectionManagerConfig::load(&role(), vars).unwrap_err();
+    assert!(err.contains("node_ttl_ms"), "{err}");
+}
+
+#[test]
+fn environment_sets_cluster_settings_and_zero_shards_is_refused() {
+    let mut vars = env(BACKENDS);
+    vars.extend(env(&[
+        ("STARLING_SHARDS", "3"),
+        ("STARLING_SHARD_ENDPOINT", "http://127.0.0.1:2110{shard}"),
+        ("STARLING_REDIS_CLUSTER", "true"),
+    ]));
+    let (config, _) = ConnectionManagerConfig::load(&role(), vars).unwrap();
+    assert_eq!(config.shards, 3);
+    assert!(config.redis_cluster);
+    let mut vars = env(BACKENDS);
+    vars.push(("STARLING_SHARDS".into(), "0".into()));
+    let err = ConnectionManagerConfig::load(&role(), vars).unwrap_err();
+    assert!(err.contains("shards must be at least 1"), "{err}");
+}
+
+#[test]
+fn the_scripts_variables_are_not_taken_for_settings() {
+    let mut vars = env(BACKENDS);
+    vars.extend(env(&[
+        ("STARLING_PG_PORT", "15432"),
+        ("STARLING_CLUSTER_DIR", "/tmp/starling-cluster"),
+    ]));
+    assert!(ConnectionManagerConfig::load(&role(), vars).is_ok());
+}
+
+#[test]
+fn a_shard_index_comes_from_the_flags_and_must_exist() {
+    let (config, ownership) =
+        RosterPresenceConfig::load(&shard(Some(2), Some(3)), env(BACKENDS)).unwrap();
+    assert_eq!((config.shard, config.shards), (2, 3));
+    assert_eq!((ownership.index, ownership.count.get()), (2, 3));
+    let err = RosterPresenceConfig::load(&shard(Some(3), Some(3)), env(BACKENDS)).unwrap_err();
+    assert!(
+        err.contains("shard 3 does not exist among 3 shards"),
+        "{err}"
+    );
+}
+
+#[test]
+fn flags_override_the_environment_for_the_shard() {
+    let mut vars = env(BACKENDS);
+    vars.extend(env(&[("STARLING_SHARD", "1"), ("STARLING_SHARDS", "4")]));
+    let (config, _) = RosterPresenceConfig::load(&shard(Some(3), None), vars).unwrap();
+    assert_eq!((config.shard, config.shards), (3, 4));
+}
+
+#[test]
+fn a_shard_needs_its_database_and_redis_and_a_valid_domain() {
+    let err = RosterPresenceConfig::load(&shard(None, None), vec![]).unwrap_err();
+    assert!(err.contains("database_url is required"), "{err}");
+    let mut vars = env(BACKENDS);
+    vars.push(("STARLING_DOMAIN".into(), "not a domain!".into()));
+    let err = RosterPresenceConfig::load(&shard(None, None), vars).unwrap_err();
+    assert!(err.contains("not a valid domain"), "{err}");
+}
