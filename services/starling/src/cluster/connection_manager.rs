@@ -211,6 +211,11 @@ async fn run(config: ConnectionManagerConfig, c2s: C2sConfig) -> Result<(), Stri
         heartbeat,
         shutdown.child_token(),
     ));
+    tokio::spawn(count_dropped(
+        bus.clone(),
+        metrics.clone(),
+        shutdown.child_token(),
+    ));
     let cluster = connection_manager::Cluster::new(node.clone(), shards, inbox.subscriptions())
         .with_metrics(metrics.clone());
     let server = connection_manager::C2sServer::new(c2s, tls, store, decoy, cluster);
@@ -228,4 +233,26 @@ async fn run(config: ConnectionManagerConfig, c2s: C2sConfig) -> Result<(), Stri
     drop(telemetry);
     tracing::info!("stopped");
     Ok(())
+}
+
+/// How often the bus's count of dropped deliveries is copied into the metrics.
+const DROPPED_SAMPLE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Reports deliveries the Redis bus dropped for a full inbox (its overflow policy) as
+/// `starling_fanout_dropped_total`. The bus counts them itself, on its push callback where no
+/// metrics registry is at hand; this copies the increase at a fixed interval.
+async fn count_dropped(bus: Arc<bus::RedisBus>, metrics: Metrics, shutdown: Shutdown) {
+    let mut reported = 0;
+    let mut ticker = tokio::time::interval(DROPPED_SAMPLE_INTERVAL);
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            _ = ticker.tick() => {}
+        }
+        let dropped = bus.dropped();
+        for _ in reported..dropped {
+            metrics.fanout_dropped();
+        }
+        reported = dropped;
+    }
 }
