@@ -13,7 +13,8 @@ use bus::{Inbox, Subscriptions};
 use cluster_api::ShardClients;
 use cluster_api::v1::delivery::Target;
 use cluster_api::v1::{
-    Delivery, Direction, SessionAddress, SessionBoundRequest, SessionClosedRequest, StanzaInRequest,
+    Delivery, Direction, Envelope, SessionAddress, SessionBoundRequest, SessionClosedRequest,
+    StanzaInRequest,
 };
 use service_kit::Metrics;
 use tokio::sync::Mutex;
@@ -139,11 +140,25 @@ impl Cluster {
         origin: &SessionHandle,
         direction: Direction,
     ) -> Result<(), ClusterError> {
+        let envelope = self.envelope(stanza, origin);
+        self.envelope_in(owner, envelope, direction).await
+    }
+
+    /// `stanza` from `origin` as it crosses to a shard: serialized once, so that a caller
+    /// that also keeps the bytes (the session's last presence) does not serialize twice.
+    pub fn envelope(&self, stanza: &Stanza, origin: &SessionHandle) -> Envelope {
+        cluster_api::convert::envelope(stanza, Some(self.address(origin)))
+    }
+
+    /// Sends an [`envelope`](Cluster::envelope) to the shard of `owner`.
+    pub async fn envelope_in(
+        &self,
+        owner: &Jid,
+        envelope: Envelope,
+        direction: Direction,
+    ) -> Result<(), ClusterError> {
         let request = self.traced(StanzaInRequest {
-            stanza: Some(cluster_api::convert::envelope(
-                stanza,
-                Some(self.address(origin)),
-            )),
+            stanza: Some(envelope),
             direction: direction.into(),
         });
         let started = Instant::now();

@@ -88,10 +88,10 @@ pub(crate) async fn from_client(
     let result = match stanza.kind() {
         StanzaKind::Presence => {
             // RFC 6121 §4.1: broadcast presence decides whether this session is available.
+            let envelope = server.cluster.envelope(&stanza, session);
             if to.is_none() {
                 match stanza.stanza_type() {
-                    None => session
-                        .set_presence(Some(cluster_api::convert::serialize(stanza.element()))),
+                    None => session.set_presence(Some(envelope.xml.clone())),
                     Some("unavailable") => session.set_presence(None),
                     _ => {}
                 }
@@ -100,7 +100,7 @@ pub(crate) async fn from_client(
             // subscriptions, probes).
             server
                 .cluster
-                .stanza_in(&own, &stanza, session, Direction::Outbound)
+                .envelope_in(&own, envelope, Direction::Outbound)
                 .await
         }
         StanzaKind::Iq if to.as_ref().is_some_and(|t| t.local().is_none()) => {
