@@ -13,7 +13,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bus::{RedisBus, RedisBusConfig, RedisMode};
+use bus::{BusError, RedisBus, RedisBusConfig, RedisMode};
 use cluster_api::remote::{RemoteSettings, channels, shard_endpoints};
 use cluster_api::{ShardClients, ShardCount};
 use service_kit::Shutdown;
@@ -74,6 +74,8 @@ pub async fn redis_bus(
     loop {
         match RedisBus::connect(config.clone()).await {
             Ok(bus) => return Ok(Arc::new(bus)),
+            // A bad URL will not get better by waiting.
+            Err(error @ BusError::Config(_)) => return Err(format!("redis_url: {error}")),
             Err(error) => tracing::warn!(%error, "cannot reach Redis yet; retrying"),
         }
         tokio::select! {
