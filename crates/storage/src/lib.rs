@@ -36,6 +36,7 @@ mod offline;
 mod pending;
 mod postgres;
 mod roster;
+mod sql;
 mod sqlite;
 
 #[cfg(any(test, feature = "conformance"))]

@@ -31,14 +31,22 @@ use sqlx::PgPool;
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
-use crate::error::{db_error, is_foreign_key_violation, migrate_error};
-use crate::{AccountName, StoreError};
+use crate::StoreError;
+use crate::error::migrate_error;
 
 /// The schema, embedded so that a pod needs no files beside its binary.
 static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/postgres");
 
 /// Starts a transaction for a read spanning several statements: one snapshot throughout.
 const BEGIN_READ: &str = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
+
+/// Starts a transaction that writes, at the default `READ COMMITTED`; the stores lock the
+/// rows that keep concurrent writers apart.
+const BEGIN_WRITE: &str = "BEGIN";
+
+/// Locks an account's row (domain, localpart) until the transaction ends, returning a row if
+/// the account exists.
+const LOCK_ACCOUNT: &str = "SELECT 1 FROM accounts WHERE domain = $1 AND localpart = $2 FOR UPDATE";
 
 /// Connection pool settings of a [`PgStore`].
 #[derive(Clone, Debug)]
@@ -114,19 +122,4 @@ impl PgStore {
     pub fn pool(&self) -> &PgPool {
         &self.pool
     }
-}
-
-/// Maps the error of a write that adds a row for `owner`: every such table references the
-/// account, so a foreign key violation means the account does not exist.
-fn owner_write_error(err: sqlx::Error, owner: &AccountName) -> StoreError {
-    if is_foreign_key_violation(&err) {
-        StoreError::NotFound(owner.to_string())
-    } else {
-        db_error(err)
-    }
-}
-
-/// Converts a count from the database.
-fn count_from(count: i64, what: impl FnOnce() -> String) -> Result<usize, StoreError> {
-    usize::try_from(count).map_err(|_| StoreError::Other(format!("{} is {count}", what())))
 }

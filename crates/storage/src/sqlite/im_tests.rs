@@ -1,18 +1,19 @@
 //! What the conformance suites cannot show for the instant messaging stores on SQLite:
 //! concurrent writers on one file (two server processes, or a server and the admin CLI), the
-//! bounded removal history behind `changes_since`, and data that survives a reopen.
+//! bounded removal history behind `changes_since`, and data that survives a reopen. The cases
+//! both backends run are in [`crate::sql::tests`].
 
 use std::collections::BTreeSet;
 
 use super::SqliteStore;
-use super::roster::ROSTER_TOMBSTONES;
 use crate::conformance::accounts::both_families;
 use crate::conformance::offline::sample_stanza;
 use crate::conformance::pending::sample_request;
 use crate::conformance::roster::sample_entry;
+use crate::sql::tests as shared;
 use crate::{
-    AccountName, AccountStore, OfflineStore, PendingSubscriptionStore, RosterEntry, RosterStore,
-    RosterVersion, StoreError,
+    AccountName, AccountStore, OfflineStore, PendingSubscriptionStore, RosterStore, RosterVersion,
+    StoreError,
 };
 
 /// Two handles on one new file, and an account on it.
@@ -100,107 +101,20 @@ async fn concurrent_writes_to_one_item_end_with_the_highest_version() {
 async fn concurrent_offline_pushes_never_exceed_the_quota() {
     let dir = tempfile::tempdir().unwrap();
     let (a, b, alice) = two_handles(&dir).await;
-    let quota = 10;
-
-    let mut tasks = Vec::new();
-    for i in 0..30u32 {
-        let store = if i % 2 == 0 { a.clone() } else { b.clone() };
-        let owner = alice.clone();
-        tasks.push(tokio::spawn(async move {
-            store
-                .push_offline(&owner, &sample_stanza(i), i64::from(i), quota)
-                .await
-        }));
-    }
-    let (mut stored, mut refused) = (0, 0);
-    for task in tasks {
-        match task.await.unwrap() {
-            Ok(()) => stored += 1,
-            Err(StoreError::QuotaExceeded(_)) => refused += 1,
-            Err(e) => panic!("{e:?}"),
-        }
-    }
-    assert_eq!((stored, refused), (quota, 30 - quota));
-    assert_eq!(b.offline_count(&alice).await.unwrap(), quota);
+    shared::concurrent_offline_pushes_never_exceed_the_quota(a, b, alice).await;
 }
 
 #[tokio::test]
 async fn concurrent_takes_deliver_each_message_once() {
     let dir = tempfile::tempdir().unwrap();
     let (a, b, alice) = two_handles(&dir).await;
-    for i in 0..50u32 {
-        a.push_offline(&alice, &sample_stanza(i), i64::from(i), 100)
-            .await
-            .unwrap();
-    }
-
-    let mut tasks = Vec::new();
-    for i in 0..4 {
-        let store = if i % 2 == 0 { a.clone() } else { b.clone() };
-        let owner = alice.clone();
-        tasks.push(tokio::spawn(
-            async move { store.take_offline(&owner).await },
-        ));
-    }
-    let mut delivered = Vec::new();
-    for task in tasks {
-        delivered.extend(task.await.unwrap().unwrap());
-    }
-    let stamps: Vec<i64> = delivered.iter().map(|m| m.stamp_unix_ms).collect();
-    assert_eq!(stamps, (0..50).collect::<Vec<i64>>());
-    assert_eq!(a.offline_count(&alice).await.unwrap(), 0);
+    shared::concurrent_takes_deliver_each_message_once(a, b, alice).await;
 }
 
-/// Past the kept window of removals, `changes_since` answers `None` for versions that would
-/// need the pruned ones, and still answers exactly from versions inside the window.
 #[tokio::test]
 async fn removal_history_is_bounded_and_never_answers_with_gaps() {
     let store = SqliteStore::open_in_memory().await.unwrap();
-    let alice = AccountName::new("alice", "example.org");
-    store
-        .create_account(&alice, &both_families(1))
-        .await
-        .unwrap();
-    let kept = usize::try_from(ROSTER_TOMBSTONES).unwrap();
-    let contacts: Vec<String> = (0..=kept).map(|i| format!("c{i:04}@example.net")).collect();
-    let mut before_removals = RosterVersion(0);
-    for contact in &contacts {
-        before_removals = store
-            .put_entry(&alice, &RosterEntry::new(contact.as_str()))
-            .await
-            .unwrap();
-    }
-
-    let mut removal_versions = Vec::new();
-    for contact in &contacts[..kept] {
-        removal_versions.push(store.remove_entry(&alice, contact).await.unwrap());
-    }
-    // Exactly `kept` removals: all still known.
-    let changes = store
-        .changes_since(&alice, before_removals)
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(changes.removed, contacts[..kept]);
-    assert!(changes.updated.is_empty());
-
-    // One more: the oldest removal is forgotten, and with it every version before it.
-    let last = store.remove_entry(&alice, &contacts[kept]).await.unwrap();
-    for since in [RosterVersion(0), before_removals, removal_versions[0]] {
-        let answer = store.changes_since(&alice, since).await.unwrap();
-        if since < removal_versions[0] {
-            assert_eq!(answer, None, "{since}");
-        } else {
-            let changes = answer.unwrap();
-            assert_eq!(changes.version, last);
-            assert_eq!(changes.removed, contacts[1..]);
-        }
-    }
-    let (rows,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM roster_tombstones")
-        .fetch_one(store.pool())
-        .await
-        .unwrap();
-    assert_eq!(rows, ROSTER_TOMBSTONES);
+    shared::removal_history_is_bounded_and_never_answers_with_gaps(store).await;
 }
 
 #[tokio::test]
@@ -251,46 +165,5 @@ async fn reopened_file_keeps_roster_pending_and_offline_data() {
 #[tokio::test]
 async fn deleting_an_account_leaves_no_rows_behind() {
     let store = SqliteStore::open_in_memory().await.unwrap();
-    let alice = AccountName::new("alice", "example.org");
-    store
-        .create_account(&alice, &both_families(1))
-        .await
-        .unwrap();
-    store
-        .put_entry(&alice, &sample_entry("romeo@example.net", 7))
-        .await
-        .unwrap();
-    store
-        .put_entry(&alice, &sample_entry("tybalt@example.org", 3))
-        .await
-        .unwrap();
-    store
-        .remove_entry(&alice, "tybalt@example.org")
-        .await
-        .unwrap();
-    store
-        .put_pending_in(&alice, "tybalt@example.org", "<presence/>")
-        .await
-        .unwrap();
-    store
-        .push_offline(&alice, "<message/>", 1, 10)
-        .await
-        .unwrap();
-
-    store.delete_account(&alice).await.unwrap();
-    for table in [
-        "rosters",
-        "roster_items",
-        "roster_groups",
-        "roster_tombstones",
-        "pending_subscriptions",
-        "offline_messages",
-    ] {
-        let (rows,): (i64,) =
-            sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}")))
-                .fetch_one(store.pool())
-                .await
-                .unwrap();
-        assert_eq!(rows, 0, "{table}");
-    }
+    shared::deleting_an_account_leaves_no_rows_behind(store).await;
 }

@@ -16,11 +16,19 @@ use sqlx::SqlitePool;
 use sqlx::migrate::Migrator;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
 
-use crate::error::{db_error, is_foreign_key_violation, migrate_error};
-use crate::{AccountName, StoreError};
+use crate::StoreError;
+use crate::error::{db_error, migrate_error};
 
 /// The schema, embedded so that the binary needs no files beside the database.
 static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/sqlite");
+
+/// Starts a transaction that writes, taking the file's write lock up front (why: see
+/// [`accounts`]).
+const BEGIN_WRITE: &str = "BEGIN IMMEDIATE";
+
+/// Starts a transaction for a read spanning several statements: deferred, which in WAL mode
+/// is one consistent snapshot.
+const BEGIN_READ: &str = "BEGIN";
 
 /// How long a statement waits for another connection's (or process's) write lock before
 /// failing with [`StoreError::Unavailable`]. Writes here are a few rows, so anything near this
@@ -91,15 +99,5 @@ impl SqliteStore {
     async fn migrated(pool: SqlitePool) -> Result<SqliteStore, StoreError> {
         MIGRATOR.run(&pool).await.map_err(migrate_error)?;
         Ok(SqliteStore { pool })
-    }
-}
-
-/// Maps the error of a write that adds a row for `owner`: every such table references the
-/// account, so a foreign key violation means the account does not exist.
-fn owner_write_error(err: sqlx::Error, owner: &AccountName) -> StoreError {
-    if is_foreign_key_violation(&err) {
-        StoreError::NotFound(owner.to_string())
-    } else {
-        db_error(err)
     }
 }
