@@ -100,23 +100,8 @@ impl DevConfig {
 /// Entry point of the role: exit code 2 for bad configuration, 1 for runtime failures.
 pub fn main(args: DevArgs) -> ExitCode {
     init_logging(LogFormat::from_env(), "info");
-    let (config, c2s) = match DevConfig::load(&args, std::env::vars().collect()) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("starling: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    let Some(runtime) = crate::runtime(true) else {
-        return ExitCode::FAILURE;
-    };
-    match runtime.block_on(run(config, c2s)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("starling: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    let config = DevConfig::load(&args, std::env::vars().collect());
+    crate::serve(config, |(config, c2s)| run(config, c2s))
 }
 
 async fn run(config: DevConfig, c2s: C2sConfig) -> Result<(), String> {

@@ -22,6 +22,32 @@ fn main() -> ExitCode {
     }
 }
 
+/// Runs a server role: its configuration, validated before anything starts (a bad one is a
+/// one-line error and exit code 2), then `run` on a multi-threaded runtime (a failure is
+/// exit code 1).
+fn serve<C, F>(config: Result<C, String>, run: impl FnOnce(C) -> F) -> ExitCode
+where
+    F: Future<Output = Result<(), String>>,
+{
+    let config = match config {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("starling: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let Some(runtime) = runtime(true) else {
+        return ExitCode::FAILURE;
+    };
+    match runtime.block_on(run(config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("starling: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 /// The tokio runtime of a command, started only after its configuration was validated. A
 /// server role wants every core (`multi_thread`); an admin command one thread.
 fn runtime(multi_thread: bool) -> Option<tokio::runtime::Runtime> {

@@ -141,23 +141,8 @@ impl ConnectionManagerConfig {
 
 /// Entry point of the role: exit code 2 for bad configuration, 1 for runtime failures.
 pub fn main(args: RoleArgs) -> ExitCode {
-    let (config, c2s) = match ConnectionManagerConfig::load(&args, std::env::vars().collect()) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("starling: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    let Some(runtime) = crate::runtime(true) else {
-        return ExitCode::FAILURE;
-    };
-    match runtime.block_on(run(config, c2s)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("starling: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    let config = ConnectionManagerConfig::load(&args, std::env::vars().collect());
+    crate::serve(config, |(config, c2s)| run(config, c2s))
 }
 
 async fn run(config: ConnectionManagerConfig, c2s: C2sConfig) -> Result<(), String> {

@@ -120,23 +120,8 @@ impl RosterPresenceConfig {
 
 /// Entry point of the role: exit code 2 for bad configuration, 1 for runtime failures.
 pub fn main(args: ShardArgs) -> ExitCode {
-    let (config, ownership) = match RosterPresenceConfig::load(&args, std::env::vars().collect()) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("starling: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    let Some(runtime) = crate::runtime(true) else {
-        return ExitCode::FAILURE;
-    };
-    match runtime.block_on(run(config, ownership)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("starling: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    let config = RosterPresenceConfig::load(&args, std::env::vars().collect());
+    crate::serve(config, |(config, ownership)| run(config, ownership))
 }
 
 async fn run(config: RosterPresenceConfig, ownership: Ownership) -> Result<(), String> {
