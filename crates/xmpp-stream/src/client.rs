@@ -38,8 +38,10 @@ pub enum ClientError {
     Tls(String),
 }
 
-type Reader = XmlReader<ReadHalf<Transport<TcpStream>>>;
-type Writer = XmlWriter<WriteHalf<Transport<TcpStream>>>;
+/// The reading half of a client stream, from [`ClientStream::into_split`].
+pub type Reader = XmlReader<ReadHalf<Transport<TcpStream>>>;
+/// The writing half of a client stream, from [`ClientStream::into_split`].
+pub type Writer = XmlWriter<WriteHalf<Transport<TcpStream>>>;
 
 /// A client-side XML stream over TCP or TLS.
 #[derive(Debug)]
@@ -56,6 +58,13 @@ impl ClientStream {
     /// Connects over plain TCP and opens the stream to `domain`.
     pub async fn connect(addr: SocketAddr, domain: &str) -> Result<Self, ClientError> {
         let tcp = TcpStream::connect(addr).await?;
+        tcp.set_nodelay(true)?;
+        Self::open(Transport::Plain(tcp), domain).await
+    }
+
+    /// Opens the stream on a TCP connection made by the caller, e.g. one bound to a chosen
+    /// source address (the load generator spreads connections over 127.0.0.x).
+    pub async fn from_tcp(tcp: TcpStream, domain: &str) -> Result<Self, ClientError> {
         tcp.set_nodelay(true)?;
         Self::open(Transport::Plain(tcp), domain).await
     }
@@ -267,7 +276,20 @@ impl ClientStream {
         resource: Option<&str>,
         tls: Option<Arc<rustls::ClientConfig>>,
     ) -> Result<(Self, Jid), ClientError> {
-        let mut stream = Self::connect(addr, domain).await?;
+        let tcp = TcpStream::connect(addr).await?;
+        Self::login_on(tcp, domain, username, password, resource, tls).await
+    }
+
+    /// [`ClientStream::login`] on a TCP connection made by the caller.
+    pub async fn login_on(
+        tcp: TcpStream,
+        domain: &str,
+        username: &str,
+        password: &str,
+        resource: Option<&str>,
+        tls: Option<Arc<rustls::ClientConfig>>,
+    ) -> Result<(Self, Jid), ClientError> {
+        let mut stream = Self::from_tcp(tcp, domain).await?;
         if let Some(tls) = tls
             && stream.features.get_child("starttls", ns::TLS).is_some()
         {
@@ -287,6 +309,12 @@ impl ClientStream {
         stream.authenticate(mechanism, username, password).await?;
         let jid = stream.bind(resource).await?;
         Ok((stream, jid))
+    }
+
+    /// Splits a negotiated stream so that one task can read while another writes; neither
+    /// half's operations are cancel-safe, so a single task cannot `select!` over both.
+    pub fn into_split(self) -> (Reader, Writer) {
+        (self.reader, self.writer)
     }
 
     /// Sends one element and flushes.

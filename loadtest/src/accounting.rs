@@ -1,0 +1,251 @@
+//! The delivery ledger: every expected delivery is registered before its stanza is written,
+//! every receipt is matched against it, and what never arrived is counted at the end.
+//!
+//! Registration happens before the write, and receipts reach the ledger only after the server
+//! has answered, so a receipt never finds its expectation missing because of a race; one that
+//! does is genuinely unexpected (a misdelivery) and counted as such.
+//!
+//! Two kinds of expectation exist. A *measured* stanza (a presence change, a chat message)
+//! is expected exactly once at each listed recipient: a second copy is a duplicate, none by the
+//! deadline is missing. The *initial presence mesh* is different: RFC 6121 lets a contact
+//! learn of a user's availability either from the broadcast (§4.2.2) or from the answer to its
+//! own probe (§4.3.2), and both may happen when two contacts come online together, so there
+//! each ordered pair (sender, recipient) must be seen at least once and repeats are only
+//! reported.
+
+use std::collections::HashMap;
+
+use hdrhistogram::Histogram;
+use serde::Serialize;
+
+use crate::stamp::Stamp;
+
+/// Which part of a run an expectation belongs to; each is reported on its own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    /// Initial presence: the mesh of who has seen whom.
+    Initial,
+    /// Presence changes after the mesh is complete.
+    Presence,
+    /// One-to-one chat messages.
+    Message,
+}
+
+impl Phase {
+    const ALL: [Phase; 3] = [Phase::Initial, Phase::Presence, Phase::Message];
+
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// One stanza as a session's reader saw it.
+#[derive(Clone, Copy, Debug)]
+pub struct Receipt {
+    /// The session (user index) that received it.
+    pub recipient: u32,
+    /// The user index in its `from` address, if it is one of ours.
+    pub sender: Option<u32>,
+    /// Its stamp, if it carries one.
+    pub stamp: Option<Stamp>,
+    /// When the reader had it, microseconds since the Unix epoch.
+    pub recv_us: u64,
+}
+
+/// Latency histograms record microseconds up to this bound; larger values are clamped.
+const MAX_LATENCY_US: u64 = 600_000_000;
+
+fn histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, MAX_LATENCY_US, 3).expect("static histogram bounds are valid")
+}
+
+/// Counters and latencies of one phase.
+#[derive(Debug)]
+pub struct PhaseStats {
+    /// Deliveries (or, for the mesh, ordered pairs) expected.
+    pub expected: u64,
+    /// Matched first receipts.
+    pub delivered: u64,
+    /// Receipts beyond the first (failures for measured stanzas, repeats for the mesh).
+    pub duplicates: u64,
+    /// Expected but not received; set by [`Ledger::finish`].
+    pub missing: u64,
+    /// Latency of each matched delivery, in microseconds.
+    pub latency: Histogram<u64>,
+    /// Per second since the ledger started: deliveries and their latencies.
+    pub series: Vec<Histogram<u64>>,
+}
+
+impl PhaseStats {
+    fn new() -> Self {
+        Self {
+            expected: 0,
+            delivered: 0,
+            duplicates: 0,
+            missing: 0,
+            latency: histogram(),
+            series: Vec::new(),
+        }
+    }
+
+    fn record(&mut self, latency_us: u64, second: usize) {
+        self.delivered += 1;
+        let v = latency_us.clamp(1, MAX_LATENCY_US);
+        self.latency.saturating_record(v);
+        if self.series.len() <= second {
+            self.series.resize_with(second + 1, histogram);
+        }
+        self.series[second].saturating_record(v);
+    }
+}
+
+/// A measured stanza's recipients: those still awaited and those already reached.
+#[derive(Debug)]
+struct Expected {
+    phase: Phase,
+    waiting: Vec<u32>,
+    reached: Vec<u32>,
+}
+
+/// All expectations and what came of them.
+#[derive(Debug)]
+pub struct Ledger {
+    start_us: u64,
+    measured: HashMap<u64, Expected>,
+    /// (sender, recipient) → receipts so far, for the initial presence mesh.
+    mesh: HashMap<(u32, u32), u32>,
+    mesh_waiting: u64,
+    mesh_complete_us: Option<u64>,
+    last_mesh_receipt_us: u64,
+    outstanding: u64,
+    stats: [PhaseStats; 3],
+    /// Receipts that matched no expectation at all.
+    pub unexpected: u64,
+}
+
+impl Ledger {
+    /// An empty ledger; `start_us` is time zero of the per-second series.
+    pub fn new(start_us: u64) -> Self {
+        Self {
+            start_us,
+            measured: HashMap::new(),
+            mesh: HashMap::new(),
+            mesh_waiting: 0,
+            mesh_complete_us: None,
+            last_mesh_receipt_us: 0,
+            outstanding: 0,
+            stats: [PhaseStats::new(), PhaseStats::new(), PhaseStats::new()],
+            unexpected: 0,
+        }
+    }
+
+    /// Expects the stanza stamped `seq` exactly once at each of `recipients`.
+    pub fn expect(&mut self, phase: Phase, seq: u64, recipients: Vec<u32>) {
+        let n = recipients.len() as u64;
+        self.stats[phase.index()].expected += n;
+        self.outstanding += n;
+        self.measured.insert(
+            seq,
+            Expected {
+                phase,
+                waiting: recipients,
+                reached: Vec::new(),
+            },
+        );
+    }
+
+    /// Expects `sender`'s availability to be seen by each of `recipients` at least once.
+    pub fn expect_mesh(&mut self, sender: u32, recipients: &[u32]) {
+        for &r in recipients {
+            if self.mesh.insert((sender, r), 0).is_none() {
+                self.mesh_waiting += 1;
+                self.stats[Phase::Initial.index()].expected += 1;
+            }
+        }
+    }
+
+    /// Matches one receipt.
+    pub fn receive(&mut self, r: Receipt) {
+        let latency = r.stamp.map(|s| r.recv_us.saturating_sub(s.sent_us));
+        let second = (r.recv_us.saturating_sub(self.start_us) / 1_000_000) as usize;
+        if let Some(stamp) = r.stamp
+            && let Some(e) = self.measured.get_mut(&stamp.seq)
+        {
+            let stats = &mut self.stats[e.phase.index()];
+            if let Some(i) = e.waiting.iter().position(|&w| w == r.recipient) {
+                e.waiting.swap_remove(i);
+                e.reached.push(r.recipient);
+                self.outstanding -= 1;
+                stats.record(latency.unwrap_or(0), second);
+            } else if e.reached.contains(&r.recipient) {
+                stats.duplicates += 1;
+            } else {
+                self.unexpected += 1;
+            }
+            return;
+        }
+        let pair = r.sender.and_then(|s| self.mesh.get_mut(&(s, r.recipient)));
+        let Some(count) = pair else {
+            self.unexpected += 1;
+            return;
+        };
+        *count += 1;
+        self.last_mesh_receipt_us = self.last_mesh_receipt_us.max(r.recv_us);
+        let stats = &mut self.stats[Phase::Initial.index()];
+        if *count > 1 {
+            stats.duplicates += 1;
+            return;
+        }
+        self.mesh_waiting -= 1;
+        if self.mesh_waiting == 0 {
+            self.mesh_complete_us = Some(r.recv_us);
+        }
+        match latency {
+            Some(l) => stats.record(l, second),
+            None => stats.delivered += 1,
+        }
+    }
+
+    /// Measured deliveries still awaited.
+    pub fn outstanding(&self) -> u64 {
+        self.outstanding
+    }
+
+    /// Mesh pairs still awaited.
+    pub fn mesh_waiting(&self) -> u64 {
+        self.mesh_waiting
+    }
+
+    /// When the last mesh pair was seen, if it has been.
+    pub fn mesh_complete_us(&self) -> Option<u64> {
+        self.mesh_complete_us
+    }
+
+    /// When the last receipt for the initial mesh arrived (0 if none has). Probe answers
+    /// can still be on their way after every pair has been seen; a probe answered after a
+    /// presence change carries that change, which would then count as a duplicate, so
+    /// scenarios start changing presence only once the mesh has been quiet for a while.
+    pub fn last_mesh_receipt_us(&self) -> u64 {
+        self.last_mesh_receipt_us
+    }
+
+    /// Counts everything still awaited as missing; call once the deadline has passed.
+    pub fn finish(&mut self) {
+        for p in Phase::ALL {
+            self.stats[p.index()].missing = 0;
+        }
+        for e in self.measured.values() {
+            self.stats[e.phase.index()].missing += e.waiting.len() as u64;
+        }
+        self.stats[Phase::Initial.index()].missing = self.mesh_waiting;
+    }
+
+    /// The statistics of one phase.
+    pub fn stats(&self, phase: Phase) -> &PhaseStats {
+        &self.stats[phase.index()]
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,108 @@
+use super::*;
+
+const T0: u64 = 1_700_000_000_000_000;
+
+fn receipt(recipient: u32, sender: u32, seq: u64, sent_us: u64, recv_us: u64) -> Receipt {
+    Receipt {
+        recipient,
+        sender: Some(sender),
+        stamp: Some(Stamp { seq, sent_us }),
+        recv_us,
+    }
+}
+
+#[test]
+fn a_dropped_delivery_is_counted_missing() {
+    let mut l = Ledger::new(T0);
+    l.expect(Phase::Presence, 1, vec![2, 3, 4]);
+    l.receive(receipt(2, 1, 1, T0, T0 + 100));
+    l.receive(receipt(4, 1, 1, T0, T0 + 200));
+    assert_eq!(l.outstanding(), 1);
+    l.finish();
+    let s = l.stats(Phase::Presence);
+    assert_eq!((s.expected, s.delivered, s.missing), (3, 2, 1));
+    assert_eq!(s.duplicates, 0);
+}
+
+#[test]
+fn a_duplicate_is_counted_and_does_not_fill_a_gap() {
+    let mut l = Ledger::new(T0);
+    l.expect(Phase::Message, 7, vec![5]);
+    l.expect(Phase::Message, 8, vec![6]);
+    l.receive(receipt(5, 1, 7, T0, T0 + 10));
+    l.receive(receipt(5, 1, 7, T0, T0 + 20));
+    l.finish();
+    let s = l.stats(Phase::Message);
+    assert_eq!((s.delivered, s.duplicates, s.missing), (1, 1, 1));
+}
+
+#[test]
+fn a_receipt_at_the_wrong_recipient_is_unexpected() {
+    let mut l = Ledger::new(T0);
+    l.expect(Phase::Presence, 1, vec![2]);
+    l.receive(receipt(9, 1, 1, T0, T0 + 10));
+    l.receive(receipt(9, 1, 99, T0, T0 + 10));
+    assert_eq!(l.unexpected, 2);
+    assert_eq!(l.outstanding(), 1);
+}
+
+#[test]
+fn latency_is_receipt_time_minus_the_stamped_send_time() {
+    let mut l = Ledger::new(T0);
+    let recipients: Vec<u32> = (0..1000).collect();
+    l.expect(Phase::Presence, 1, recipients.clone());
+    // Latencies 1 ms, 2 ms, … 1000 ms: p50 = 500 ms, p99 = 990 ms, max = 1000 ms.
+    for r in recipients {
+        let latency = u64::from(r + 1) * 1000;
+        l.receive(receipt(r, 0, 1, T0 + 5, T0 + 5 + latency));
+    }
+    let h = &l.stats(Phase::Presence).latency;
+    let close = |v: u64, want: u64| v.abs_diff(want) <= want / 500;
+    assert!(
+        close(h.value_at_quantile(0.5), 500_000),
+        "{}",
+        h.value_at_quantile(0.5)
+    );
+    assert!(close(h.value_at_quantile(0.99), 990_000));
+    assert!(close(h.max(), 1_000_000));
+    assert!(close(h.min(), 1_000));
+    // All were received within the second second after T0 (latency up to 1.000005 s).
+    let series = &l.stats(Phase::Presence).series;
+    let per_second: u64 = series.iter().map(Histogram::len).sum();
+    assert_eq!(per_second, 1000);
+}
+
+#[test]
+fn the_mesh_needs_every_pair_once_and_reports_repeats() {
+    let mut l = Ledger::new(T0);
+    l.expect_mesh(1, &[2, 3]);
+    l.expect_mesh(2, &[1]);
+    l.receive(receipt(2, 1, 100, T0, T0 + 50));
+    // A probe answer without a stamp still counts for the pair.
+    l.receive(Receipt {
+        recipient: 3,
+        sender: Some(1),
+        stamp: None,
+        recv_us: T0 + 60,
+    });
+    l.receive(receipt(2, 1, 100, T0, T0 + 70));
+    assert_eq!(l.mesh_waiting(), 1);
+    assert_eq!(l.mesh_complete_us(), None);
+    l.receive(receipt(1, 2, 101, T0, T0 + 80));
+    assert_eq!(l.mesh_complete_us(), Some(T0 + 80));
+    l.finish();
+    let s = l.stats(Phase::Initial);
+    assert_eq!(
+        (s.expected, s.delivered, s.duplicates, s.missing),
+        (3, 3, 1, 0)
+    );
+}
+
+#[test]
+fn a_missing_mesh_pair_is_counted() {
+    let mut l = Ledger::new(T0);
+    l.expect_mesh(1, &[2, 3]);
+    l.receive(receipt(2, 1, 100, T0, T0 + 50));
+    l.finish();
+    assert_eq!(l.stats(Phase::Initial).missing, 1);
+}

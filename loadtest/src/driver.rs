@@ -1,0 +1,235 @@
+//! What every scenario shares: the ledger and the task that feeds it, paced logins, stamped
+//! sends that register their expectations first, and bounded waits.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use futures::StreamExt;
+use futures::stream::FuturesUnordered;
+use hdrhistogram::Histogram;
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::Serialize;
+use tokio::sync::mpsc;
+use tokio::time::MissedTickBehavior;
+use xmpp_core::Element;
+
+use crate::accounting::{Ledger, Phase, Receipt};
+use crate::session::{Counters, LoginParams, Session, login};
+use crate::stamp::{Stamp, now_us};
+use crate::topology::Ring;
+
+/// Receipts buffered between the sessions' readers and the ledger; when full, readers wait,
+/// which slows reading from the server rather than growing memory.
+const RECEIPT_QUEUE: usize = 65_536;
+/// Logins in progress at once, whatever the rate: a server that stalls must not make the
+/// generator open connections without bound.
+const LOGINS_IN_FLIGHT: usize = 512;
+
+/// How the login phase went.
+#[derive(Debug, Serialize)]
+pub struct LoginReport {
+    /// Sessions bound.
+    pub sessions: u32,
+    /// Seconds from the first connect to the last bind.
+    pub elapsed_s: f64,
+    /// Sessions bound per second over that time.
+    pub rate_per_s: f64,
+    /// Connect-to-bound time per session, milliseconds.
+    pub p50_ms: f64,
+    /// 99th percentile of the same.
+    pub p99_ms: f64,
+    /// Maximum of the same.
+    pub max_ms: f64,
+    /// The server's CPU and memory once every session was bound, if its PID was given.
+    #[serde(skip)]
+    pub server_bound: Option<crate::procstat::Sample>,
+}
+
+/// A run in progress.
+#[derive(Debug)]
+pub struct Driver {
+    /// Login parameters.
+    pub params: Arc<LoginParams>,
+    /// The contact graph.
+    pub ring: Ring,
+    /// Counters of the sessions' tasks.
+    pub counters: Arc<Counters>,
+    /// Progress display.
+    pub progress: ProgressBar,
+    /// The server's PID, for sampling its memory once everybody is bound.
+    pub server_pid: Option<u32>,
+    ledger: Arc<Mutex<Ledger>>,
+    receipts: mpsc::Sender<Receipt>,
+    seq: AtomicU64,
+}
+
+impl Driver {
+    /// Starts the ledger's feeding task.
+    pub fn new(params: LoginParams, ring: Ring) -> Self {
+        let ledger = Arc::new(Mutex::new(Ledger::new(now_us())));
+        let (receipts, mut rx) = mpsc::channel::<Receipt>(RECEIPT_QUEUE);
+        let feed = ledger.clone();
+        tokio::spawn(async move {
+            let mut batch = Vec::with_capacity(1024);
+            while rx.recv_many(&mut batch, 1024).await > 0 {
+                let mut l = lock(&feed);
+                for r in batch.drain(..) {
+                    l.receive(r);
+                }
+            }
+        });
+        let progress = ProgressBar::new_spinner();
+        progress.set_style(
+            ProgressStyle::with_template("{spinner} [{elapsed_precise}] {prefix}: {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        );
+        progress.enable_steady_tick(Duration::from_millis(200));
+        Self {
+            params: Arc::new(params),
+            ring,
+            counters: Arc::default(),
+            progress,
+            server_pid: None,
+            ledger,
+            receipts,
+            seq: AtomicU64::new(1),
+        }
+    }
+
+    /// The ledger, for reading results.
+    pub fn ledger(&self) -> MutexGuard<'_, Ledger> {
+        lock(&self.ledger)
+    }
+
+    /// Logs in users 0..N at `rate` per second; fails on the first login that fails.
+    pub async fn login_all(&self, rate: f64) -> anyhow::Result<(Vec<Session>, LoginReport)> {
+        self.progress.set_prefix("login");
+        let n = self.ring.n;
+        let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / rate.max(0.001)));
+        tick.set_missed_tick_behavior(MissedTickBehavior::Burst);
+        let mut in_flight = FuturesUnordered::new();
+        let mut sessions = Vec::with_capacity(n as usize);
+        let mut times = Histogram::<u64>::new_with_bounds(1, 3_600_000_000, 3)?;
+        let start = Instant::now();
+        let mut next = 0;
+        while sessions.len() < n as usize {
+            let can_start = next < n && in_flight.len() < LOGINS_IN_FLIGHT;
+            tokio::select! {
+                _ = tick.tick(), if can_start => {
+                    let (params, receipts, counters) =
+                        (self.params.clone(), self.receipts.clone(), self.counters.clone());
+                    let i = next;
+                    next += 1;
+                    in_flight.push(async move {
+                        let t = Instant::now();
+                        let s = login(i, &params, receipts, counters).await;
+                        (s, t.elapsed())
+                    });
+                }
+                Some((s, took)) = in_flight.next() => {
+                    sessions.push(s?);
+                    times.saturating_record(took.as_micros() as u64);
+                    self.progress.set_message(format!("{}/{n} bound", sessions.len()));
+                }
+            }
+        }
+        sessions.sort_by_key(|s| s.index);
+        let elapsed_s = start.elapsed().as_secs_f64();
+        let ms = |v: u64| v as f64 / 1000.0;
+        let report = LoginReport {
+            sessions: n,
+            elapsed_s,
+            rate_per_s: f64::from(n) / elapsed_s.max(1e-9),
+            p50_ms: ms(times.value_at_quantile(0.5)),
+            p99_ms: ms(times.value_at_quantile(0.99)),
+            max_ms: ms(times.max()),
+            server_bound: self
+                .server_pid
+                .and_then(|pid| crate::procstat::sample(&pid.to_string()).ok()),
+        };
+        Ok((sessions, report))
+    }
+
+    /// Stamps `stanza`, registers who must receive it, then queues it on `session`.
+    pub async fn send(
+        &self,
+        session: &Session,
+        phase: Phase,
+        recipients: Vec<u32>,
+        mut stanza: Element,
+    ) -> anyhow::Result<()> {
+        let seq = self.seq.fetch_add(1, Ordering::Relaxed);
+        let stamp = Stamp {
+            seq,
+            sent_us: now_us(),
+        };
+        stanza.set_attr("id", format!("lt-{seq}"));
+        stanza.push_child(stamp.element());
+        {
+            let mut l = self.ledger();
+            match phase {
+                Phase::Initial => l.expect_mesh(session.index, &recipients),
+                _ => l.expect(phase, seq, recipients),
+            }
+        }
+        session
+            .tx
+            .send(stanza)
+            .await
+            .ok()
+            .with_context(|| format!("session of user{} has closed", session.index))
+    }
+
+    /// Waits until `done` holds or `limit` has passed; returns whether `done` held.
+    pub async fn wait_for(&self, limit: Duration, done: impl Fn(&Ledger) -> bool) -> bool {
+        let end = Instant::now() + limit;
+        loop {
+            let (ok, msg) = {
+                let l = self.ledger();
+                let msg = format!(
+                    "{} measured deliveries outstanding, {} presence pairs awaited",
+                    l.outstanding(),
+                    l.mesh_waiting()
+                );
+                (done(&l), msg)
+            };
+            self.progress.set_message(msg);
+            if ok {
+                return true;
+            }
+            if Instant::now() >= end {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+fn lock(l: &Mutex<Ledger>) -> MutexGuard<'_, Ledger> {
+    // A panic while holding the lock leaves counters, not invariants, half-updated.
+    l.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Calls `f(step)` at `rate` per second for `duration` (and at most `max` times); returns the
+/// number of calls.
+pub async fn paced<F, Fut>(rate: f64, duration: Duration, max: u64, mut f: F) -> anyhow::Result<u64>
+where
+    F: FnMut(u64) -> Fut,
+    Fut: Future<Output = anyhow::Result<()>>,
+{
+    let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / rate.max(0.001)));
+    tick.set_missed_tick_behavior(MissedTickBehavior::Burst);
+    let end = Instant::now() + duration;
+    let mut step = 0;
+    while step < max {
+        tick.tick().await;
+        if Instant::now() >= end {
+            break;
+        }
+        f(step).await?;
+        step += 1;
+    }
+    Ok(step)
+}

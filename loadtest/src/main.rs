@@ -1,0 +1,255 @@
+//! `starling-loadtest`: provisions users with mutual contacts, logs them in at a controlled
+//! rate, applies a presence or message load, and checks that every delivery arrived exactly
+//! once, measuring latency, throughput and the server's cost along the way.
+
+mod accounting;
+mod driver;
+mod plot;
+mod procstat;
+mod provision;
+mod report;
+mod scenario;
+mod session;
+mod stamp;
+mod tls;
+mod topology;
+
+use std::io::Write as _;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::Parser;
+
+use crate::driver::Driver;
+use crate::provision::{Provisioner, Templates};
+use crate::scenario::{Scenario, Timing};
+use crate::session::LoginParams;
+use crate::topology::Ring;
+
+/// Sessions one source address carries before the next one is used when spreading is
+/// automatic: below the 28k ephemeral ports a single (source, destination) pair allows.
+const PER_SOURCE: u32 = 20_000;
+/// Descriptors kept free for everything besides the sessions (stores, files, the runtime).
+const SPARE_FDS: u64 = 64;
+
+/// Load generator for XMPP servers: presence fan-out and messaging, exact delivery accounting.
+#[derive(Debug, Parser)]
+#[command(name = "starling-loadtest", version)]
+struct Args {
+    /// The server's client (STARTTLS) port; must be on 127.0.0.0/8.
+    #[arg(long, default_value = "127.0.0.1:5222")]
+    server: SocketAddr,
+    /// XMPP domain of the users.
+    #[arg(long, default_value = "localhost")]
+    domain: String,
+    /// Users, one session each: user0 … user{N-1}.
+    #[arg(long, default_value_t = 100)]
+    users: u32,
+    /// Mutual contacts per user (even): a ring of ±K/2 neighbours.
+    #[arg(long, default_value_t = 10)]
+    contacts: u32,
+    /// Everyone's password (shell-safe when provisioning by command).
+    #[arg(long, default_value = "loadtest-password")]
+    password: String,
+    /// What to run.
+    #[arg(long, value_enum, default_value = "presence")]
+    scenario: Scenario,
+    /// Measured stanzas per second, in total.
+    #[arg(long, default_value_t = 100.0)]
+    rate: f64,
+    /// Seconds of measured load.
+    #[arg(long, default_value_t = 10.0)]
+    duration: f64,
+    /// Most measured stanzas, whatever the duration.
+    #[arg(long, default_value_t = 10_000_000)]
+    max_stanzas: u64,
+    /// Logins (and initial presences) per second.
+    #[arg(long, default_value_t = 200.0)]
+    login_rate: f64,
+    /// Seconds the initial presence mesh may take.
+    #[arg(long, default_value_t = 60.0)]
+    settle: f64,
+    /// Seconds deliveries may still arrive after the last send.
+    #[arg(long, default_value_t = 10.0)]
+    drain: f64,
+    /// Seconds the whole run may take before it is abandoned (a failure).
+    #[arg(long, default_value_t = 900.0)]
+    max_run: f64,
+    /// none | starling-sqlite:PATH | starling-postgres:URL | command.
+    #[arg(long, default_value = "none")]
+    provision: String,
+    /// With --provision command: creates one user, e.g. 'ejabberdctl register {user} {domain} {password}'.
+    #[arg(long)]
+    provision_user: Option<String>,
+    /// With --provision command: adds {contact} to {user}'s roster with subscription both.
+    #[arg(long)]
+    provision_contact: Option<String>,
+    /// SCRAM iterations of provisioned users (Starling stores only); each login costs the
+    /// client this many PBKDF2 rounds. RFC 7677 asks for at least 4096.
+    #[arg(long, default_value_t = 4096)]
+    scram_iterations: u32,
+    /// Provisioning operations in parallel.
+    #[arg(long, default_value_t = 8)]
+    provision_parallel: usize,
+    /// Provision, then exit.
+    #[arg(long)]
+    provision_only: bool,
+    /// PEM file of the certificates to trust (for `starling dev`: its self-signed certificate).
+    #[arg(long, conflicts_with = "insecure")]
+    ca: Option<PathBuf>,
+    /// Accept any server certificate.
+    #[arg(long)]
+    insecure: bool,
+    /// Plain TCP, no STARTTLS (only if the server allows it).
+    #[arg(long, conflicts_with_all = ["ca", "insecure"])]
+    plain: bool,
+    /// Source addresses on 127.0.0.0/8 (repeatable); by default 127.0.0.2, .3, … are used
+    /// when there are more than 20 000 users, the kernel's choice otherwise.
+    #[arg(long)]
+    source: Vec<IpAddr>,
+    /// PID of the server, to report its CPU time and memory per session.
+    #[arg(long)]
+    server_pid: Option<u32>,
+    /// Directory for result.json, summary.md and latency.svg.
+    #[arg(long, default_value = "loadtest-out")]
+    out: PathBuf,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args = Args::parse();
+    match run(args).await {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("starling-loadtest: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn run(args: Args) -> anyhow::Result<bool> {
+    let ring = Ring::new(args.users, args.contacts).map_err(anyhow::Error::msg)?;
+    if args.scenario == Scenario::Messages && ring.k == 0 {
+        bail!("the messages scenario needs --contacts of at least 2");
+    }
+    if !args.server.ip().is_loopback() {
+        bail!("--server must be on 127.0.0.0/8: load is only ever generated against this machine");
+    }
+    let templates = args.provision_user.clone().map(|user| Templates {
+        user,
+        contact: args.provision_contact.clone(),
+    });
+    let provisioner = Provisioner::parse(&args.provision, templates)?;
+    provision::provision(
+        &provisioner,
+        ring,
+        &args.domain,
+        &args.password,
+        args.scram_iterations,
+        args.provision_parallel,
+    )
+    .await
+    .context("provisioning")?;
+    if args.provision_only {
+        eprintln!("provisioned {} users with {} contacts each", ring.n, ring.k);
+        return Ok(true);
+    }
+    let tls = match (&args.ca, args.insecure, args.plain) {
+        (_, _, true) => None,
+        (Some(ca), _, _) => Some(tls::client_config(&tls::Trust::CaFile(ca.clone()))?),
+        (None, true, _) => Some(tls::client_config(&tls::Trust::Insecure)?),
+        (None, false, false) => bail!("give --ca FILE, --insecure or --plain"),
+    };
+    let sources = sources(&args.source, ring.n)?;
+    ensure_descriptors(ring.n)?;
+    let params = LoginParams {
+        server: args.server,
+        domain: args.domain.clone(),
+        password: args.password.clone(),
+        tls,
+        sources,
+    };
+    let server_before = args
+        .server_pid
+        .map(|p| procstat::sample(&p.to_string()))
+        .transpose()?;
+    let mut driver = Driver::new(params, ring);
+    driver.server_pid = args.server_pid;
+    let timing = Timing {
+        login_rate: args.login_rate,
+        rate: args.rate,
+        duration: Duration::from_secs_f64(args.duration),
+        max_stanzas: args.max_stanzas,
+        settle: Duration::from_secs_f64(args.settle),
+        drain: Duration::from_secs_f64(args.drain),
+    };
+    let limit = Duration::from_secs_f64(args.max_run);
+    let mut outcome = tokio::time::timeout(limit, scenario::run(&driver, args.scenario, timing))
+        .await
+        .map_err(|_| anyhow::anyhow!("the run took longer than --max-run {} s", args.max_run))??;
+    driver.progress.finish_and_clear();
+    let counters = {
+        use std::sync::atomic::Ordering::Relaxed;
+        (
+            driver.counters.disconnects.load(Relaxed),
+            driver.counters.errors.load(Relaxed),
+        )
+    };
+    let server = match (args.server_pid, server_before) {
+        (Some(pid), Some(before)) => {
+            let end = procstat::sample(&pid.to_string())?;
+            Some((before, outcome.login.server_bound.unwrap_or(end), end))
+        }
+        _ => None,
+    };
+    let sessions = std::mem::take(&mut outcome.sessions);
+    let report = {
+        let mut ledger = driver.ledger();
+        ledger.finish();
+        report::Report::new(
+            args.scenario,
+            ring.k,
+            outcome,
+            &ledger,
+            counters,
+            server,
+            procstat::sample("self")?,
+        )
+    };
+    drop(sessions);
+    report.write(&args.out)?;
+    let _ = std::io::stdout().write_all(report.markdown().as_bytes());
+    Ok(report.ok)
+}
+
+/// The source addresses to use: those given, or 127.0.0.2… when one address cannot carry all.
+fn sources(given: &[IpAddr], n: u32) -> anyhow::Result<Vec<IpAddr>> {
+    if let Some(bad) = given.iter().find(|a| !a.is_loopback()) {
+        bail!("--source {bad} is not on 127.0.0.0/8");
+    }
+    if !given.is_empty() || n <= PER_SOURCE {
+        return Ok(given.to_vec());
+    }
+    let count = n.div_ceil(PER_SOURCE);
+    Ok((0..count)
+        .map(|i| IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2 + i as u8)))
+        .collect())
+}
+
+/// Raises the descriptor limit to the hard limit and checks that N sessions fit.
+fn ensure_descriptors(n: u32) -> anyhow::Result<()> {
+    let need = u64::from(n) + SPARE_FDS;
+    let have = rlimit::increase_nofile_limit(u64::MAX).context("cannot raise RLIMIT_NOFILE")?;
+    if have < need {
+        bail!(
+            "{n} sessions need {need} file descriptors, but this process may open only {have} \
+             (the hard limit of RLIMIT_NOFILE); run several generator processes with fewer \
+             users each, or raise the hard limit"
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,90 @@
+//! The SVG plot: latency percentiles per second (top) and deliveries per second (bottom) of
+//! the measured phase, which shows at a glance whether latency grew with load or over time.
+
+use std::path::Path;
+
+use plotters::prelude::*;
+
+use crate::accounting::Phase;
+use crate::report::{PhaseSummary, Point};
+
+/// A latency line: its name, what it plots, its colour.
+type Line = (&'static str, fn(&Point) -> u64, RGBColor);
+
+/// Draws the measured phase (or the initial mesh, when nothing else was measured).
+pub fn svg(path: &Path, phases: &[PhaseSummary]) -> anyhow::Result<()> {
+    let phase = phases
+        .iter()
+        .find(|p| p.phase != Phase::Initial)
+        .or_else(|| phases.first());
+    let root = SVGBackend::new(path, (900, 600)).into_drawing_area();
+    root.fill(&WHITE).map_err(err)?;
+    let Some(p) = phase else {
+        root.present().map_err(err)?;
+        return Ok(());
+    };
+    let (top, bottom) = root.split_vertically(330);
+    let x_end = p.series.len().max(1) as f64;
+    let ms = |us: u64| us as f64 / 1000.0;
+    let y_max = p.series.iter().map(|s| ms(s.max_us)).fold(1.0, f64::max) * 1.1;
+    let mut chart = ChartBuilder::on(&top)
+        .caption(
+            format!("{:?}: latency per second (ms)", p.phase),
+            ("sans-serif", 18),
+        )
+        .margin(10)
+        .x_label_area_size(30)
+        .y_label_area_size(50)
+        .build_cartesian_2d(0.0..x_end, 0.0..y_max)
+        .map_err(err)?;
+    chart.configure_mesh().x_desc("s").draw().map_err(err)?;
+    let lines: [Line; 3] = [
+        ("p50", |s| s.p50_us, BLUE),
+        ("p99", |s| s.p99_us, RED),
+        ("max", |s| s.max_us, BLACK),
+    ];
+    for (name, f, color) in lines {
+        let points = p
+            .series
+            .iter()
+            .filter(|s| s.deliveries > 0)
+            .map(|s| (s.t_s as f64, ms(f(s))));
+        chart
+            .draw_series(LineSeries::new(points, color))
+            .map_err(err)?
+            .label(name)
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color));
+    }
+    chart
+        .configure_series_labels()
+        .background_style(WHITE)
+        .border_style(BLACK)
+        .draw()
+        .map_err(err)?;
+    let d_max = p
+        .series
+        .iter()
+        .map(|s| s.deliveries)
+        .max()
+        .unwrap_or(1)
+        .max(1) as f64
+        * 1.1;
+    let mut chart = ChartBuilder::on(&bottom)
+        .caption("deliveries per second", ("sans-serif", 18))
+        .margin(10)
+        .x_label_area_size(30)
+        .y_label_area_size(50)
+        .build_cartesian_2d(0.0..x_end, 0.0..d_max)
+        .map_err(err)?;
+    chart.configure_mesh().x_desc("s").draw().map_err(err)?;
+    let points = p.series.iter().map(|s| (s.t_s as f64, s.deliveries as f64));
+    chart
+        .draw_series(LineSeries::new(points, GREEN))
+        .map_err(err)?;
+    root.present().map_err(err)?;
+    Ok(())
+}
+
+fn err(e: impl std::fmt::Display) -> anyhow::Error {
+    anyhow::anyhow!("plot: {e}")
+}

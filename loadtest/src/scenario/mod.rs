@@ -1,0 +1,145 @@
+//! The scenarios. Each one logs everybody in, does its part at a given rate for a bounded
+//! time, then waits a bounded time for what is still on its way.
+
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use xmpp_core::{Element, ns};
+
+use crate::accounting::Phase;
+use crate::driver::{Driver, LoginReport};
+use crate::session::Session;
+
+mod messages;
+
+/// How long the initial presence traffic must have been silent before the measured phase.
+const QUIET: Duration = Duration::from_secs(1);
+mod presence;
+
+/// Which load to apply.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Scenario {
+    /// A login storm: connect, STARTTLS, SASL and bind everybody at the login rate.
+    Login,
+    /// Initial presence, then presence changes, each to the sender's K contacts.
+    Presence,
+    /// Initial presence, then one-to-one chat messages to random contacts.
+    Messages,
+}
+
+/// How long each part of a scenario may take.
+#[derive(Clone, Copy, Debug)]
+pub struct Timing {
+    /// Logins per second.
+    pub login_rate: f64,
+    /// Stanzas per second, in total, in the measured phase.
+    pub rate: f64,
+    /// Length of the measured phase.
+    pub duration: Duration,
+    /// Most measured stanzas sent, whatever the duration.
+    pub max_stanzas: u64,
+    /// How long the initial presence mesh may take to complete.
+    pub settle: Duration,
+    /// How long deliveries may still arrive after the last send.
+    pub drain: Duration,
+}
+
+/// What a scenario reports besides the ledger.
+#[derive(Debug, Serialize)]
+pub struct Outcome {
+    /// The login phase.
+    pub login: LoginReport,
+    /// Seconds from the first initial presence to the last pair seen, if completed.
+    pub mesh_s: Option<f64>,
+    /// Measured stanzas sent.
+    pub sent: u64,
+    /// Seconds the measured phase took to send them.
+    pub send_s: f64,
+    /// Sessions that were open when the measured phase ended (before closing).
+    #[serde(skip)]
+    pub sessions: Vec<Session>,
+}
+
+/// Runs `scenario`.
+pub async fn run(d: &Driver, scenario: Scenario, t: Timing) -> anyhow::Result<Outcome> {
+    let (sessions, login) = d.login_all(t.login_rate).await?;
+    let mut out = Outcome {
+        login,
+        mesh_s: None,
+        sent: 0,
+        send_s: 0.0,
+        sessions,
+    };
+    if scenario == Scenario::Login {
+        return Ok(out);
+    }
+    out.mesh_s = initial_presence(d, &out.sessions, t).await?;
+    d.progress
+        .set_prefix(format!("{scenario:?}").to_lowercase());
+    let start = Instant::now();
+    out.sent = match scenario {
+        Scenario::Presence => presence::changes(d, &out.sessions, t).await?,
+        _ => messages::chat(d, &out.sessions, t).await?,
+    };
+    out.send_s = start.elapsed().as_secs_f64();
+    d.progress.set_prefix("drain");
+    d.wait_for(t.drain, |l| l.outstanding() == 0).await;
+    Ok(out)
+}
+
+/// Every session sends initial presence (at the login rate) and the mesh is awaited.
+async fn initial_presence(
+    d: &Driver,
+    sessions: &[Session],
+    t: Timing,
+) -> anyhow::Result<Option<f64>> {
+    d.progress.set_prefix("initial presence");
+    let start = Instant::now();
+    let start_us = crate::stamp::now_us();
+    let n = sessions.len() as u64;
+    crate::driver::paced(t.login_rate, Duration::MAX / 4, n, |i| {
+        let s = &sessions[i as usize];
+        let contacts = d.ring.contacts(s.index);
+        d.send(
+            s,
+            Phase::Initial,
+            contacts,
+            Element::new("presence", ns::JABBER_CLIENT),
+        )
+    })
+    .await?;
+    let limit = t
+        .settle
+        .saturating_sub(start.elapsed())
+        .max(Duration::from_secs(1));
+    d.wait_for(limit, |l| l.mesh_waiting() == 0).await;
+    // Then until no initial presence or probe answer has arrived for QUIET.
+    d.wait_for(limit, |l| {
+        crate::stamp::now_us().saturating_sub(l.last_mesh_receipt_us()) > QUIET.as_micros() as u64
+    })
+    .await;
+    Ok(d.ledger()
+        .mesh_complete_us()
+        .map(|us| us.saturating_sub(start_us) as f64 / 1e6))
+}
+
+/// A small deterministic generator (xorshift64*), so that runs with the same flags send the
+/// same sequence and can be compared.
+#[derive(Debug)]
+pub struct Rng(u64);
+
+impl Rng {
+    /// Seeded; any seed works.
+    pub fn new(seed: u64) -> Self {
+        Self(seed | 1)
+    }
+
+    /// Uniform below `n` (n > 0); the tiny modulo bias is irrelevant here.
+    pub fn below(&mut self, n: u32) -> u32 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        (self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 32) as u32 % n
+    }
+}

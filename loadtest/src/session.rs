@@ -1,0 +1,222 @@
+//! One logged-in user: a TCP (optionally TLS) stream split into a reader task, which turns
+//! every presence and message into a [`Receipt`] for the ledger, and a writer task, which
+//! batches what the scenario sends. The halves live in separate tasks because neither the
+//! reader's nor the writer's futures may be cancelled mid-way, which rules out one task
+//! `select!`ing over both.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use anyhow::Context;
+use socket2::{Domain, Socket, Type};
+use tokio::net::{TcpSocket, TcpStream};
+use tokio::sync::mpsc;
+use xmpp_core::{Element, ns};
+use xmpp_stream::StreamEvent;
+use xmpp_stream::client::{ClientStream, Reader, Writer};
+
+use crate::accounting::Receipt;
+use crate::provision::username;
+use crate::stamp::{Stamp, now_us};
+
+/// Stanzas queued for one session's writer; the scenario waits when it is full, which is the
+/// honest outcome when the server reads slower than the scenario sends.
+const WRITE_QUEUE: usize = 64;
+/// Most stanzas written per flush.
+const BATCH: usize = 64;
+
+/// What every session needs to log in.
+#[derive(Debug)]
+pub struct LoginParams {
+    /// The server's client port.
+    pub server: SocketAddr,
+    /// The XMPP domain.
+    pub domain: String,
+    /// Everyone's password.
+    pub password: String,
+    /// STARTTLS configuration; `None` logs in over plain TCP.
+    pub tls: Option<Arc<rustls::ClientConfig>>,
+    /// Source addresses to spread connections over; empty lets the kernel choose.
+    pub sources: Vec<IpAddr>,
+}
+
+/// Counters every session's tasks update.
+#[derive(Debug, Default)]
+pub struct Counters {
+    /// Streams that ended while the run was going on.
+    pub disconnects: AtomicU64,
+    /// Error stanzas received (type='error').
+    pub errors: AtomicU64,
+    /// Stanzas received in all.
+    pub received: AtomicU64,
+}
+
+/// A logged-in session, as the scenario sees it.
+#[derive(Debug)]
+pub struct Session {
+    /// The user index.
+    pub index: u32,
+    /// Stanzas to write.
+    pub tx: mpsc::Sender<Element>,
+}
+
+/// Opens a TCP connection from `source` (if given) to `server`.
+///
+/// Binding with port 0 makes the kernel choose a port per source address, so each 127.0.0.x
+/// brings its own 28k ephemeral ports. (IP_BIND_ADDRESS_NO_PORT would defer the choice to
+/// connect time; socket2 0.6 has no setter for it and this workspace forbids `unsafe`, and
+/// with a single destination it would not add ports anyway.)
+pub async fn connect_tcp(server: SocketAddr, source: Option<IpAddr>) -> anyhow::Result<TcpStream> {
+    let Some(src) = source else {
+        return Ok(TcpStream::connect(server).await?);
+    };
+    let socket = Socket::new(Domain::for_address(server), Type::STREAM, None)?;
+    socket.set_nonblocking(true)?;
+    socket
+        .bind(&SocketAddr::new(src, 0).into())
+        .with_context(|| format!("cannot bind to {src}"))?;
+    let socket = TcpSocket::from_std_stream(std::net::TcpStream::from(socket));
+    Ok(socket.connect(server).await?)
+}
+
+/// Logs user `index` in and starts its reader and writer tasks.
+pub async fn login(
+    index: u32,
+    p: &LoginParams,
+    receipts: mpsc::Sender<Receipt>,
+    counters: Arc<Counters>,
+) -> anyhow::Result<Session> {
+    let source = (!p.sources.is_empty()).then(|| p.sources[index as usize % p.sources.len()]);
+    let tcp = connect_tcp(p.server, source).await?;
+    let user = username(index);
+    let (stream, _jid) = ClientStream::login_on(
+        tcp,
+        &p.domain,
+        &user,
+        &p.password,
+        Some("load"),
+        p.tls.clone(),
+    )
+    .await
+    .with_context(|| format!("login of {user}"))?;
+    let (reader, writer) = stream.into_split();
+    let (tx, rx) = mpsc::channel(WRITE_QUEUE);
+    tokio::spawn(write_loop(writer, rx));
+    let reader_task = ReadLoop {
+        index,
+        domain: p.domain.clone(),
+        receipts,
+        counters,
+        tx: tx.clone(),
+    };
+    tokio::spawn(reader_task.run(reader));
+    Ok(Session { index, tx })
+}
+
+async fn write_loop(mut w: Writer, mut rx: mpsc::Receiver<Element>) {
+    let mut batch = Vec::with_capacity(BATCH);
+    while rx.recv_many(&mut batch, BATCH).await > 0 {
+        for e in batch.drain(..) {
+            w.queue_element(&e);
+        }
+        if w.flush().await.is_err() {
+            return;
+        }
+    }
+    let _ = w.write_close().await;
+}
+
+struct ReadLoop {
+    index: u32,
+    domain: String,
+    receipts: mpsc::Sender<Receipt>,
+    counters: Arc<Counters>,
+    /// Answers to server pings; a clone of the session's own writer queue.
+    tx: mpsc::Sender<Element>,
+}
+
+impl ReadLoop {
+    async fn run(self, mut r: Reader) {
+        loop {
+            match r.next().await {
+                Ok(StreamEvent::Element(e)) => {
+                    if !self.handle(e).await {
+                        return;
+                    }
+                }
+                Ok(StreamEvent::Keepalive) => {}
+                Ok(_) | Err(_) => {
+                    self.counters.disconnects.fetch_add(1, Ordering::Relaxed);
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Matches one stanza; `false` once the ledger has gone away.
+    async fn handle(&self, e: Element) -> bool {
+        let recv_us = now_us();
+        self.counters.received.fetch_add(1, Ordering::Relaxed);
+        if e.attr("type") == Some("error") {
+            self.counters.errors.fetch_add(1, Ordering::Relaxed);
+            return true;
+        }
+        if e.name() == "iq" {
+            if e.attr("type") == Some("get") && e.get_child("ping", ns::PING).is_some() {
+                let mut pong = Element::new("iq", ns::JABBER_CLIENT).with_attr("type", "result");
+                for a in ["id", "from"] {
+                    if let Some(v) = e.attr(a) {
+                        pong.set_attr(if a == "from" { "to" } else { a }, v);
+                    }
+                }
+                let _ = self.tx.try_send(pong);
+            }
+            return true;
+        }
+        // Only availability counts: unavailable and subscription presences are not measured.
+        let measured = match e.name() {
+            "presence" => e.attr("type").is_none(),
+            "message" => true,
+            _ => false,
+        };
+        if !measured {
+            return true;
+        }
+        let sender = e.attr("from").and_then(|f| user_index(f, &self.domain));
+        if sender == Some(self.index) {
+            return true; // our own presence, reflected to our own resources (RFC 6121 §4.2.2)
+        }
+        let receipt = Receipt {
+            recipient: self.index,
+            sender,
+            stamp: Stamp::read(&e),
+            recv_us,
+        };
+        self.receipts.send(receipt).await.is_ok()
+    }
+}
+
+/// The user index in `user{i}@domain[/resource]`, if the address is one of ours.
+pub fn user_index(jid: &str, domain: &str) -> Option<u32> {
+    let (local, rest) = jid.split_once('@')?;
+    let d = rest.split('/').next()?;
+    if d != domain {
+        return None;
+    }
+    local.strip_prefix("user")?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_indices_come_from_our_addresses_only() {
+        assert_eq!(user_index("user12@localhost/load", "localhost"), Some(12));
+        assert_eq!(user_index("user3@localhost", "localhost"), Some(3));
+        assert_eq!(user_index("user3@other/load", "localhost"), None);
+        assert_eq!(user_index("juliet@localhost", "localhost"), None);
+        assert_eq!(user_index("localhost", "localhost"), None);
+    }
+}
