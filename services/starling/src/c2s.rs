@@ -20,6 +20,32 @@ pub struct C2sSettings<'a> {
     pub sasl_mechanisms: &'a [String],
 }
 
+/// The [`C2sSettings`] of a role configuration that has the client-facing keys as fields
+/// (`DevConfig`, `ConnectionManagerConfig`): the two keep flat keys, so the fields are
+/// repeated there and borrowed here in one place.
+macro_rules! c2s_settings {
+    ($config:expr) => {
+        $crate::c2s::C2sSettings {
+            domain: &$config.domain,
+            listen: $config.listen,
+            listen_tls: $config.listen_tls,
+            tls: &$config.tls,
+            limits: &$config.limits,
+            resource_conflict: $config.resource_conflict,
+            sasl_mechanisms: &$config.sasl_mechanisms,
+        }
+    };
+}
+pub(crate) use c2s_settings;
+
+/// Refuses an inbox that could hold nothing.
+pub fn check_inbox_capacity(capacity: usize) -> Result<(), String> {
+    if capacity == 0 {
+        return Err("inbox_capacity must be at least 1".into());
+    }
+    Ok(())
+}
+
 impl C2sSettings<'_> {
     /// The validated configuration, with the domain normalized (RFC 7622 §3.2).
     pub fn validate(&self) -> Result<C2sConfig, String> {

@@ -17,7 +17,7 @@ use storage::SqliteStore;
 /// The node name of the one connection manager of `starling dev`.
 const NODE: &str = "dev";
 
-use crate::c2s::{C2sSettings, tls_and_decoy};
+use crate::c2s::{c2s_settings, check_inbox_capacity, tls_and_decoy};
 use crate::cli::DevArgs;
 
 /// The settings of `starling dev`: the connection manager's plus the data directory.
@@ -80,19 +80,8 @@ impl DevConfig {
             env,
         };
         let config: DevConfig = load_config(&sources, args).map_err(|e| e.to_string())?;
-        let c2s = C2sSettings {
-            domain: &config.domain,
-            listen: config.listen,
-            listen_tls: config.listen_tls,
-            tls: &config.tls,
-            limits: &config.limits,
-            resource_conflict: config.resource_conflict,
-            sasl_mechanisms: &config.sasl_mechanisms,
-        }
-        .validate()?;
-        if config.inbox_capacity == 0 {
-            return Err("inbox_capacity must be at least 1".into());
-        }
+        let c2s = c2s_settings!(config).validate()?;
+        check_inbox_capacity(config.inbox_capacity)?;
         Ok((config, c2s))
     }
 }

@@ -16,7 +16,7 @@ use service_kit::metrics::Metrics;
 use service_kit::{ConfigSources, Shutdown, load_config};
 
 use super::{millis, required};
-use crate::c2s::{C2sSettings, tls_and_decoy};
+use crate::c2s::{c2s_settings, check_inbox_capacity, tls_and_decoy};
 use crate::cli::RoleArgs;
 
 /// The settings of a connection manager. Flat keys, like `starling dev`'s, so that
@@ -113,16 +113,7 @@ impl ConnectionManagerConfig {
             env,
         };
         let config: Self = load_config(&sources, args).map_err(|e| e.to_string())?;
-        let c2s = C2sSettings {
-            domain: &config.domain,
-            listen: config.listen,
-            listen_tls: config.listen_tls,
-            tls: &config.tls,
-            limits: &config.limits,
-            resource_conflict: config.resource_conflict,
-            sasl_mechanisms: &config.sasl_mechanisms,
-        }
-        .validate()?;
+        let c2s = c2s_settings!(config).validate()?;
         required("database_url", &config.database_url)?;
         required("redis_url", &config.redis_url)?;
         super::shard_count(config.shards)?;
@@ -132,9 +123,7 @@ impl ConnectionManagerConfig {
         if millis("node_ttl_ms", config.node_ttl_ms)? <= heartbeat * 2 {
             return Err("node_ttl_ms must exceed twice heartbeat_interval_ms".into());
         }
-        if config.inbox_capacity == 0 {
-            return Err("inbox_capacity must be at least 1".into());
-        }
+        check_inbox_capacity(config.inbox_capacity)?;
         Ok((config, c2s))
     }
 }
