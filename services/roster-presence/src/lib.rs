@@ -11,6 +11,7 @@
 //!   and the per-user serialization of state changes.
 //! - [`sessions`]: the online resources of the shard's users.
 //! - [`roster`]: roster get/set/remove and versioning (§2).
+//! - [`roster_cache`]: the rosters of online users, held in memory for presence.
 //! - [`subscription`]: subscription requests and answers (§3, Appendix A).
 //! - [`presence`]: initial, subsequent, unavailable and directed presence, probes (§4).
 //! - [`delivery`]: messages and IQs addressed to a user (§8).
@@ -32,6 +33,7 @@ pub mod in_process;
 pub mod liveness;
 pub mod presence;
 pub mod roster;
+pub mod roster_cache;
 pub mod service;
 pub mod sessions;
 pub mod shard;

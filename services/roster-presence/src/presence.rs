@@ -11,10 +11,12 @@
 //! - A new available resource is also sent the last presence of the user's other
 //!   available resources (an entity is implicitly subscribed to its own presence, §4.2.2).
 
-use storage::RosterEntry;
+use std::sync::Arc;
+
 use xmpp_core::{Element, Jid, Stanza, StanzaErrorCondition, ns};
 
 use crate::effects::{Effects, presence};
+use crate::roster_cache::{Contact, Roster};
 use crate::sessions::{Resource, SessionKey};
 use crate::shard::{Shard, reply_error};
 use crate::{delivery, subscription};
@@ -58,10 +60,8 @@ pub(crate) async fn broadcast(shard: &Shard, from: &Jid, stanza: Stanza, effects
     let user = from.bare();
     let roster = roster_of(shard, &user).await;
     // §4.2.2, §4.4.2: to every contact subscribed to the user's presence.
-    for entry in roster.iter().filter(|e| e.from) {
-        if let Some(contact) = local_contact(shard, entry) {
-            effects.deliver_available(&contact, addressed(&element, &contact));
-        }
+    for contact in local_contacts(shard, &roster, |e| e.from) {
+        effects.deliver_available(contact, addressed(&element, contact));
     }
     // ... and to all of the user's available resources, this one included.
     let own = shard.sessions.available(&user);
@@ -73,10 +73,8 @@ pub(crate) async fn broadcast(shard: &Shard, from: &Jid, stanza: Stanza, effects
         return;
     }
     // §4.2.2, §4.3.1: probe every contact the user is subscribed to.
-    for entry in roster.iter().filter(|e| e.to) {
-        if let Some(contact) = local_contact(shard, entry) {
-            effects.route_element(presence(from, Some(&contact), Some("probe")));
-        }
+    for contact in local_contacts(shard, &roster, |e| e.to) {
+        effects.route_element(presence(from, Some(contact), Some("probe")));
     }
     for other in shard.sessions.of(&user) {
         if other.jid != *from
@@ -168,11 +166,9 @@ async fn went_unavailable(
     let mut subscribers = Vec::new();
     if resource.available {
         let roster = roster_of(shard, &user).await;
-        for entry in roster.iter().filter(|e| e.from) {
-            if let Some(contact) = local_contact(shard, entry) {
-                effects.deliver_available(&contact, addressed(&presence, &contact));
-                subscribers.push(contact);
-            }
+        for contact in local_contacts(shard, &roster, |e| e.from) {
+            effects.deliver_available(contact, addressed(&presence, contact));
+            subscribers.push(contact.clone());
         }
         let own = shard.sessions.available(&user);
         effects.deliver_to(&user, own, addressed(&presence, &user));
@@ -209,9 +205,7 @@ pub(crate) async fn directed(
     }
     let unavailable = stanza.stanza_type() == Some("unavailable");
     let user = from.bare();
-    let subscribed = roster_entry(shard, &user, &to.bare())
-        .await
-        .is_some_and(|e| e.from);
+    let subscribed = subscribed_from(shard, &user, &to.bare()).await;
     shard.sessions.update(from, |r| {
         r.directed.retain(|d| *d != to);
         // Rule 1: a subscriber already gets broadcasts. Rules 2 and 3: anyone else is
@@ -258,14 +252,14 @@ pub(crate) async fn probe(
         return;
     }
     let prober = from.bare();
-    let entry = roster_entry(shard, &user, &prober).await;
+    let subscribed = subscribed_from(shard, &user, &prober).await;
     let resources: Vec<Resource> = shard
         .sessions
         .of(&user)
         .into_iter()
         .filter(|r| r.available && (to.is_bare() || r.jid == *to))
         .collect();
-    if entry.as_ref().is_some_and(|e| e.from) {
+    if subscribed {
         // §4.3.2 rule 4: the full XML of each available resource's last presence.
         for resource in resources {
             let Some(last) = resource.last_presence else {
@@ -321,34 +315,44 @@ fn priority_of(presence: &Element) -> Result<i8, ()> {
     }
 }
 
-/// The contact of a roster entry, when it is a user of this server (no server-to-server
-/// connections yet).
-fn local_contact(shard: &Shard, entry: &RosterEntry) -> Option<Jid> {
-    let jid = Jid::new(&entry.contact).ok()?;
-    (shard.is_local(&jid) && jid.local().is_some()).then_some(jid)
+/// The contacts of the items `keep` selects that are users of this server (no
+/// server-to-server connections yet).
+fn local_contacts<'r>(
+    shard: &'r Shard,
+    roster: &'r Roster,
+    keep: impl Fn(&Contact) -> bool + 'r,
+) -> impl Iterator<Item = &'r Jid> + 'r {
+    roster
+        .contacts()
+        .iter()
+        .filter(move |c| keep(c))
+        .map(|c| &c.jid)
+        .filter(|jid| shard.is_local(jid) && jid.local().is_some())
 }
 
-async fn roster_of(shard: &Shard, user: &Jid) -> Vec<RosterEntry> {
-    match shard.stores.rosters.roster(&Shard::account(user)).await {
-        Ok((_, entries)) => entries,
+/// The roster of `user`, who has a session: kept in memory while the user is online.
+async fn roster_of(shard: &Shard, user: &Jid) -> Arc<Roster> {
+    match shard.rosters.roster_of_online(&Shard::account(user)).await {
+        Ok(roster) => roster,
         Err(error) => {
             tracing::warn!(%user, %error, "reading the roster failed");
-            Vec::new()
+            Arc::new(Roster::default())
         }
     }
 }
 
-async fn roster_entry(shard: &Shard, user: &Jid, contact: &Jid) -> Option<RosterEntry> {
-    match shard
-        .stores
-        .rosters
-        .entry(&Shard::account(user), contact.as_str())
-        .await
-    {
-        Ok(entry) => entry,
+/// Whether `contact` (a bare JID) is subscribed to `user`'s presence: from the roster held
+/// in memory when the user is online, from the store otherwise.
+async fn subscribed_from(shard: &Shard, user: &Jid, contact: &Jid) -> bool {
+    let owner = Shard::account(user);
+    if let Some(roster) = shard.rosters.held(&owner) {
+        return roster.contact(contact.as_str()).is_some_and(|c| c.from);
+    }
+    match shard.stores.rosters.entry(&owner, contact.as_str()).await {
+        Ok(entry) => entry.is_some_and(|e| e.from),
         Err(error) => {
             tracing::warn!(%user, %error, "reading a roster item failed");
-            None
+            false
         }
     }
 }

@@ -20,6 +20,7 @@ use xmpp_core::{ErrorType, Jid, Stanza, StanzaError, StanzaErrorCondition, Stanz
 
 use crate::config::ShardConfig;
 use crate::effects::Effects;
+use crate::roster_cache::CachedRosters;
 use crate::sessions::{SessionKey, Sessions};
 use crate::{delivery, presence, subscription};
 
@@ -63,7 +64,10 @@ impl Stores {
 #[derive(Debug)]
 pub struct Shard {
     pub(crate) config: ShardConfig,
+    /// The stores, with `rosters` read and written through [`Shard::rosters`].
     pub(crate) stores: Stores,
+    /// The rosters of online users, kept in memory (see [`crate::roster_cache`]).
+    pub(crate) rosters: Arc<CachedRosters>,
     pub(crate) sessions: Sessions,
     pub(crate) metrics: Metrics,
     locks: Box<[Mutex<()>]>,
@@ -71,10 +75,13 @@ pub struct Shard {
 
 impl Shard {
     /// A shard with no one online.
-    pub fn new(config: ShardConfig, stores: Stores) -> Self {
+    pub fn new(config: ShardConfig, mut stores: Stores) -> Self {
+        let rosters = Arc::new(CachedRosters::new(stores.rosters.clone()));
+        stores.rosters = rosters.clone();
         Self {
             config,
             stores,
+            rosters,
             sessions: Sessions::new(),
             metrics: Metrics::new(),
             locks: (0..LOCK_STRIPES).map(|_| Mutex::new(())).collect(),
@@ -138,6 +145,7 @@ impl Shard {
             let _guard = self.lock_user(&jid).await;
             if let Some(old) = self.sessions.unbind(&jid, &session) {
                 presence::went_offline(self, old, &mut effects).await;
+                self.forget_roster_when_offline(&jid);
             }
         }
         effects
@@ -151,6 +159,7 @@ impl Shard {
         let mut effects = Effects::new();
         if let Some(old) = self.sessions.unbind(jid, session) {
             presence::went_offline(self, old, &mut effects).await;
+            self.forget_roster_when_offline(jid);
         }
         effects
     }
@@ -278,6 +287,19 @@ impl Shard {
                 true
             }
         }
+    }
+
+    /// Drops the in-memory roster of `jid`'s user once no session of the user is left, so
+    /// that only online users' rosters are held. The caller holds the user's lock.
+    fn forget_roster_when_offline(&self, jid: &Jid) {
+        if self.sessions.of(&jid.bare()).is_empty() {
+            self.rosters.forget(&Self::account(jid));
+        }
+    }
+
+    /// Number of rosters held in memory (those of online users).
+    pub fn rosters_held(&self) -> usize {
+        self.rosters.len()
     }
 
     pub(crate) async fn lock_user(&self, jid: &Jid) -> MutexGuard<'_, ()> {

@@ -247,3 +247,60 @@ async fn offline_messages_stored_before_a_restore_are_delivered_by_it() {
     assert_eq!(out.len(), 1, "{out:#?}");
     assert!(out[0].2.contains("<body>hi</body>") && out[0].2.contains("urn:xmpp:delay"));
 }
+
+/// A held roster follows every subscription change (the broadcast after a change reaches
+/// exactly the new subscribers), and is dropped with the user's last session.
+#[tokio::test]
+async fn rosters_are_held_while_online_and_follow_every_change() {
+    let shard = shard().await;
+    mutual(&shard).await;
+    // The last subscription writes forgot both copies; a broadcast reads them again.
+    assert_eq!(shard.rosters_held(), 0);
+    for full in ["juliet@example.org/balcony", "romeo@example.org/orchard"] {
+        let xml = format!("<presence from='{full}'><show>chat</show></presence>");
+        run(&shard, shard.outbound(stanza(&xml)).await).await;
+    }
+    assert_eq!(shard.rosters_held(), 2);
+    // §3.2.2: romeo cancels juliet's subscription to his presence; his next broadcast
+    // reaches only himself.
+    let cancel =
+        "<presence from='romeo@example.org/orchard' to='juliet@example.org' type='unsubscribed'/>";
+    run(&shard, shard.outbound(stanza(cancel)).await).await;
+    let out = run(
+        &shard,
+        shard
+            .outbound(stanza(
+                "<presence from='romeo@example.org/orchard'><show>away</show></presence>",
+            ))
+            .await,
+    )
+    .await;
+    let users: Vec<&str> = out.iter().map(|(user, _, _)| user.as_str()).collect();
+    assert_eq!(users, ["romeo@example.org"], "{out:#?}");
+    // juliet's roster did not change her side: romeo is still subscribed to her.
+    let out = run(
+        &shard,
+        shard
+            .outbound(stanza(
+                "<presence from='juliet@example.org/balcony'><show>dnd</show></presence>",
+            ))
+            .await,
+    )
+    .await;
+    let mut users: Vec<&str> = out.iter().map(|(user, _, _)| user.as_str()).collect();
+    users.sort_unstable();
+    assert_eq!(
+        users,
+        ["juliet@example.org", "romeo@example.org"],
+        "{out:#?}"
+    );
+
+    shard
+        .session_closed(&jid("romeo@example.org/orchard"), &key(2))
+        .await;
+    assert_eq!(shard.rosters_held(), 1);
+    shard
+        .session_closed(&jid("juliet@example.org/balcony"), &key(1))
+        .await;
+    assert_eq!(shard.rosters_held(), 0);
+}
