@@ -262,10 +262,7 @@ pub async fn run_inbox(server: Arc<C2sServer>, mut inbox: Inbox, shutdown: Cance
 /// are theirs to serve; a named session that is gone is skipped (the stanza was decided
 /// while it was still bound).
 fn deliver(sessions: &SessionRegistry, metrics: &Metrics, delivery: Delivery) {
-    let Ok(user) = Jid::new(&delivery.user) else {
-        return;
-    };
-    let local = sessions.sessions_of(&user);
+    let local = sessions.sessions_of_normalized(&delivery.user);
     let kind = stanza_kind(&delivery.xml);
     let write = |session: &SessionHandle| {
         if session.deliver_serialized(delivery.xml.clone()) {
