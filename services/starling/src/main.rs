@@ -11,6 +11,12 @@ mod cluster;
 mod dev;
 mod user;
 
+/// mimalloc instead of the system allocator: on a presence broadcast under load, glibc's
+/// malloc and free took about a fifth of the server's CPU time (ARCHITECTURE.md, "Presence
+/// broadcast cost").
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     match cli.command {
