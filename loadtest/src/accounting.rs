@@ -12,16 +12,22 @@
 //! own probe (§4.3.2), and both may happen when two contacts come online together, so there
 //! each ordered pair (sender, recipient) must be seen at least once and repeats are only
 //! reported.
+//!
+//! Users are identified by their global index (user `i` is `user{i}`); a receipt from a user
+//! the run did not expect anything from (one outside its partition, say) is unexpected.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+use std::fmt::Write as _;
 
+use anyhow::{Context, bail};
 use hdrhistogram::Histogram;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::stamp::Stamp;
 
 /// Which part of a run an expectation belongs to; each is reported on its own.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Phase {
     /// Initial presence: the mesh of who has seen whom.
@@ -33,7 +39,8 @@ pub enum Phase {
 }
 
 impl Phase {
-    const ALL: [Phase; 3] = [Phase::Initial, Phase::Presence, Phase::Message];
+    /// Every phase, in the order of a run.
+    pub const ALL: [Phase; 3] = [Phase::Initial, Phase::Presence, Phase::Message];
 
     fn index(self) -> usize {
         self as usize
@@ -56,8 +63,65 @@ pub struct Receipt {
 /// Latency histograms record microseconds up to this bound; larger values are clamped.
 const MAX_LATENCY_US: u64 = 600_000_000;
 
-fn histogram() -> Histogram<u64> {
+/// An empty latency histogram.
+pub fn histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, MAX_LATENCY_US, 3).expect("static histogram bounds are valid")
+}
+
+/// A histogram as `result.json` carries it: every non-empty bucket with its count, so that the
+/// histograms of several runs can be added up and their percentiles read as if one process
+/// had recorded every value.
+///
+/// Re-recording a bucket's highest equivalent value puts its count back into the same bucket,
+/// so [`Recorded::histogram`] gives back a histogram with the same counts, minimum, maximum
+/// and percentiles as the one it was made from.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Recorded {
+    /// The lowest discernible value.
+    pub lowest: u64,
+    /// The highest trackable value.
+    pub highest: u64,
+    /// Significant decimal digits.
+    pub sigfig: u8,
+    /// The non-empty buckets as `VALUE:COUNT`, separated by spaces, VALUE being the highest
+    /// value the bucket holds.
+    pub counts: String,
+}
+
+impl Recorded {
+    /// The buckets of `h`.
+    pub fn of(h: &Histogram<u64>) -> Self {
+        let mut counts = String::new();
+        for v in h.iter_recorded() {
+            if !counts.is_empty() {
+                counts.push(' ');
+            }
+            let _ = write!(counts, "{}:{}", v.value_iterated_to(), v.count_at_value());
+        }
+        Self {
+            lowest: h.low(),
+            highest: h.high(),
+            sigfig: h.sigfig(),
+            counts,
+        }
+    }
+
+    /// The histogram these buckets came from.
+    pub fn histogram(&self) -> anyhow::Result<Histogram<u64>> {
+        let mut h = Histogram::new_with_bounds(self.lowest, self.highest, self.sigfig)
+            .with_context(|| format!("histogram bounds {self:?}"))?;
+        for bucket in self.counts.split_ascii_whitespace() {
+            let parsed = bucket
+                .split_once(':')
+                .and_then(|(v, c)| Some((v.parse::<u64>().ok()?, c.parse::<u64>().ok()?)));
+            let Some((value, count)) = parsed else {
+                bail!("histogram bucket {bucket:?} is not VALUE:COUNT");
+            };
+            h.record_n(value, count)
+                .with_context(|| format!("histogram bucket {bucket:?}"))?;
+        }
+        Ok(h)
+    }
 }
 
 /// Counters and latencies of one phase.
@@ -78,7 +142,8 @@ pub struct PhaseStats {
 }
 
 impl PhaseStats {
-    fn new() -> Self {
+    /// Nothing expected, nothing received.
+    pub fn new() -> Self {
         Self {
             expected: 0,
             delivered: 0,
@@ -100,10 +165,17 @@ impl PhaseStats {
     }
 }
 
-/// A measured stanza's recipients: those still awaited and those already reached.
+impl Default for PhaseStats {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// A measured stanza's sender and recipients: those still awaited and those already reached.
 #[derive(Debug)]
 struct Expected {
     phase: Phase,
+    sender: u32,
     waiting: Vec<u32>,
     reached: Vec<u32>,
 }
@@ -125,10 +197,11 @@ pub struct Ledger {
 }
 
 impl Ledger {
-    /// An empty ledger; `start_us` is time zero of the per-second series.
+    /// An empty ledger; the whole second of `start_us` is time zero of the per-second series,
+    /// so that the series of generator processes started at different times line up.
     pub fn new(start_us: u64) -> Self {
         Self {
-            start_us,
+            start_us: start_us - start_us % 1_000_000,
             measured: HashMap::new(),
             mesh: HashMap::new(),
             mesh_waiting: 0,
@@ -140,8 +213,14 @@ impl Ledger {
         }
     }
 
-    /// Expects the stanza stamped `seq` exactly once at each of `recipients`.
-    pub fn expect(&mut self, phase: Phase, seq: u64, recipients: Vec<u32>) {
+    /// Time zero of the per-second series, microseconds since the Unix epoch (a whole second).
+    pub fn start_us(&self) -> u64 {
+        self.start_us
+    }
+
+    /// Expects the stanza stamped `seq`, sent by `sender`, exactly once at each of
+    /// `recipients`.
+    pub fn expect(&mut self, phase: Phase, seq: u64, sender: u32, recipients: Vec<u32>) {
         let n = recipients.len() as u64;
         self.stats[phase.index()].expected += n;
         self.outstanding += n;
@@ -149,23 +228,28 @@ impl Ledger {
             seq,
             Expected {
                 phase,
+                sender,
                 waiting: recipients,
                 reached: Vec::new(),
             },
         );
     }
 
-    /// Expects `sender`'s availability to be seen by each of `recipients` at least once.
+    /// Expects `sender`'s availability to be seen by each of `recipients` at least once; a
+    /// pair already expected stays as it is.
     pub fn expect_mesh(&mut self, sender: u32, recipients: &[u32]) {
         for &r in recipients {
-            if self.mesh.insert((sender, r), 0).is_none() {
+            if let Entry::Vacant(pair) = self.mesh.entry((sender, r)) {
+                pair.insert(0);
                 self.mesh_waiting += 1;
                 self.stats[Phase::Initial.index()].expected += 1;
             }
         }
     }
 
-    /// Matches one receipt.
+    /// Matches one receipt. A stamped one matches a measured stanza only if it comes from
+    /// that stanza's sender: sequence numbers are unique within one generator process, not
+    /// across processes.
     pub fn receive(&mut self, r: Receipt) {
         let latency = r.stamp.map(|s| r.recv_us.saturating_sub(s.sent_us));
         let second = (r.recv_us.saturating_sub(self.start_us) / 1_000_000) as usize;
@@ -173,7 +257,9 @@ impl Ledger {
             && let Some(e) = self.measured.get_mut(&stamp.seq)
         {
             let stats = &mut self.stats[e.phase.index()];
-            if let Some(i) = e.waiting.iter().position(|&w| w == r.recipient) {
+            if r.sender != Some(e.sender) {
+                self.unexpected += 1;
+            } else if let Some(i) = e.waiting.iter().position(|&w| w == r.recipient) {
                 e.waiting.swap_remove(i);
                 e.reached.push(r.recipient);
                 self.outstanding -= 1;

@@ -10,12 +10,12 @@ use futures::StreamExt;
 use futures::stream::FuturesUnordered;
 use hdrhistogram::Histogram;
 use indicatif::{ProgressBar, ProgressStyle};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 use tokio::time::MissedTickBehavior;
 use xmpp_core::Element;
 
-use crate::accounting::{Ledger, Phase, Receipt};
+use crate::accounting::{Ledger, Phase, Receipt, Recorded};
 use crate::session::{Counters, LoginParams, Session, login};
 use crate::stamp::{Stamp, now_us};
 use crate::topology::Ring;
@@ -28,10 +28,13 @@ const RECEIPT_QUEUE: usize = 65_536;
 const LOGINS_IN_FLIGHT: usize = 512;
 
 /// How the login phase went.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Default, Serialize, Deserialize)]
 pub struct LoginReport {
     /// Sessions bound.
     pub sessions: u32,
+    /// When the first connect started, microseconds since the Unix epoch.
+    #[serde(default)]
+    pub start_us: u64,
     /// Seconds from the first connect to the last bind.
     pub elapsed_s: f64,
     /// Sessions bound per second over that time.
@@ -42,6 +45,9 @@ pub struct LoginReport {
     pub p99_ms: f64,
     /// Maximum of the same.
     pub max_ms: f64,
+    /// Connect-to-bound times in microseconds, for merging the reports of several processes.
+    #[serde(default)]
+    pub histogram: Option<Recorded>,
     /// The server's CPU and memory once every session was bound, if its PID was given.
     #[serde(skip)]
     pub server_bound: Option<crate::procstat::Sample>,
@@ -103,7 +109,7 @@ impl Driver {
         lock(&self.ledger)
     }
 
-    /// Logs in users 0..N at `rate` per second; fails on the first login that fails.
+    /// Logs in the ring's users at `rate` per second; fails on the first login that fails.
     pub async fn login_all(&self, rate: f64) -> anyhow::Result<(Vec<Session>, LoginReport)> {
         self.progress.set_prefix("login");
         let n = self.ring.n;
@@ -113,6 +119,7 @@ impl Driver {
         let mut sessions = Vec::with_capacity(n as usize);
         let mut times = Histogram::<u64>::new_with_bounds(1, 3_600_000_000, 3)?;
         let start = Instant::now();
+        let start_us = now_us();
         let mut next = 0;
         while sessions.len() < n as usize {
             let can_start = next < n && in_flight.len() < LOGINS_IN_FLIGHT;
@@ -120,7 +127,7 @@ impl Driver {
                 _ = tick.tick(), if can_start => {
                     let (params, receipts, counters) =
                         (self.params.clone(), self.receipts.clone(), self.counters.clone());
-                    let i = next;
+                    let i = self.ring.first + next;
                     next += 1;
                     in_flight.push(async move {
                         let t = Instant::now();
@@ -140,11 +147,13 @@ impl Driver {
         let ms = |v: u64| v as f64 / 1000.0;
         let report = LoginReport {
             sessions: n,
+            start_us,
             elapsed_s,
             rate_per_s: f64::from(n) / elapsed_s.max(1e-9),
             p50_ms: ms(times.value_at_quantile(0.5)),
             p99_ms: ms(times.value_at_quantile(0.99)),
             max_ms: ms(times.max()),
+            histogram: Some(Recorded::of(&times)),
             server_bound: self
                 .server_pid
                 .and_then(|pid| crate::procstat::sample(&pid.to_string()).ok()),
@@ -171,7 +180,7 @@ impl Driver {
             let mut l = self.ledger();
             match phase {
                 Phase::Initial => l.expect_mesh(session.index, &recipients),
-                _ => l.expect(phase, seq, recipients),
+                _ => l.expect(phase, seq, session.index, recipients),
             }
         }
         session

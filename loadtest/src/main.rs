@@ -4,6 +4,7 @@
 
 mod accounting;
 mod driver;
+mod merge;
 mod plot;
 mod procstat;
 mod provision;
@@ -37,17 +38,28 @@ const SPARE_FDS: u64 = 64;
 
 /// Load generator for XMPP servers: presence fan-out and messaging, exact delivery accounting.
 #[derive(Debug, Parser)]
-#[command(name = "starling-loadtest", version)]
+#[command(
+    name = "starling-loadtest",
+    version,
+    args_conflicts_with_subcommands = true
+)]
 struct Args {
+    #[command(subcommand)]
+    command: Option<merge::Command>,
     /// The server's client (STARTTLS) port; must be on 127.0.0.0/8.
     #[arg(long, default_value = "127.0.0.1:5222")]
     server: SocketAddr,
     /// XMPP domain of the users.
     #[arg(long, default_value = "localhost")]
     domain: String,
-    /// Users, one session each: user0 … user{N-1}.
+    /// Users, one session each: user{O} … user{O+N-1}, O being --first-user.
     #[arg(long, default_value_t = 100)]
     users: u32,
+    /// The first user, O. The users' contacts are all among these N users, so that several
+    /// generator processes with disjoint partitions (--first-user 0, N, 2N, …, each
+    /// provisioned with its own --first-user and --users) can run at once and be merged.
+    #[arg(long, default_value_t = 0)]
+    first_user: u32,
     /// Mutual contacts per user (even): a ring of ±K/2 neighbours.
     #[arg(long, default_value_t = 10)]
     contacts: u32,
@@ -78,6 +90,12 @@ struct Args {
     /// Seconds the whole run may take before it is abandoned (a failure).
     #[arg(long, default_value_t = 900.0)]
     max_run: f64,
+    /// Unix time (seconds) at which the measured phase starts (the logins, for --scenario
+    /// login), so that generator processes run at once measure the same window. Choose it far
+    /// enough ahead for provisioning, the logins (--users / --login-rate seconds) and the
+    /// initial presence mesh; a run not ready by then fails. --max-run includes the wait.
+    #[arg(long, value_name = "UNIX_SECONDS")]
+    start_at: Option<u64>,
     /// none | starling-sqlite:PATH | starling-postgres:URL | command.
     #[arg(long, default_value = "none")]
     provision: String,
@@ -87,6 +105,19 @@ struct Args {
     /// With --provision command: adds {contact} to {user}'s roster with subscription both.
     #[arg(long)]
     provision_contact: Option<String>,
+    /// With --provision command: one command for everything, e.g.
+    /// 'loadtest/servers/prosody provision-batch {file}', preferred over --provision-user
+    /// and --provision-contact.
+    ///
+    /// {file} is the path of a temporary text file (removed afterwards) with one record per
+    /// line, fields separated by a tab: first every user,
+    /// `user<TAB>NAME<TAB>DOMAIN<TAB>PASSWORD`, then every roster item,
+    /// `contact<TAB>NAME<TAB>DOMAIN<TAB>CONTACTNAME` (CONTACTNAME@DOMAIN in NAME@DOMAIN's
+    /// roster with subscription both; one line per direction, so two per mutual contact).
+    /// The command runs once with `sh -c`; its stderr is passed through, and it must exit
+    /// with 0.
+    #[arg(long)]
+    provision_batch: Option<String>,
     /// SCRAM iterations of provisioned users (Starling stores only); each login costs the
     /// client this many PBKDF2 rounds. RFC 7677 asks for at least 4096.
     #[arg(long, default_value_t = 4096)]
@@ -121,7 +152,11 @@ struct Args {
 #[tokio::main]
 async fn main() -> ExitCode {
     let args = Args::parse();
-    match run(args).await {
+    let result = match &args.command {
+        Some(command) => merge::run(command),
+        None => run(args).await,
+    };
+    match result {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::FAILURE,
         Err(e) => {
@@ -132,17 +167,21 @@ async fn main() -> ExitCode {
 }
 
 async fn run(args: Args) -> anyhow::Result<bool> {
-    let ring = Ring::new(args.users, args.contacts).map_err(anyhow::Error::msg)?;
+    let ring = Ring::new(args.users, args.contacts)
+        .and_then(|r| r.starting_at(args.first_user))
+        .map_err(anyhow::Error::msg)?;
     if args.scenario == Scenario::Messages && ring.k == 0 {
         bail!("the messages scenario needs --contacts of at least 2");
     }
     if !args.server.ip().is_loopback() {
         bail!("--server must be on 127.0.0.0/8: load is only ever generated against this machine");
     }
-    let templates = args.provision_user.clone().map(|user| Templates {
-        user,
-        contact: args.provision_contact.clone(),
-    });
+    let templates =
+        (args.provision_user.is_some() || args.provision_batch.is_some()).then(|| Templates {
+            user: args.provision_user.clone(),
+            contact: args.provision_contact.clone(),
+            batch: args.provision_batch.clone(),
+        });
     let provisioner = Provisioner::parse(&args.provision, templates)?;
     provision::provision(
         &provisioner,
@@ -186,6 +225,7 @@ async fn run(args: Args) -> anyhow::Result<bool> {
         max_stanzas: args.max_stanzas,
         settle: Duration::from_secs_f64(args.settle),
         drain: Duration::from_secs_f64(args.drain),
+        start_at_us: args.start_at.map(|s| s.saturating_mul(1_000_000)),
     };
     let limit = Duration::from_secs_f64(args.max_run);
     let mut outcome = tokio::time::timeout(limit, scenario::run(&driver, args.scenario, timing))
@@ -202,7 +242,7 @@ async fn run(args: Args) -> anyhow::Result<bool> {
     let server = match (args.server_pid, server_before) {
         (Some(pid), Some(before)) => {
             let end = procstat::sample(&pid.to_string())?;
-            Some((before, outcome.login.server_bound.unwrap_or(end), end))
+            Some((pid, before, outcome.login.server_bound.unwrap_or(end), end))
         }
         _ => None,
     };
@@ -212,7 +252,7 @@ async fn run(args: Args) -> anyhow::Result<bool> {
         ledger.finish();
         report::Report::new(
             args.scenario,
-            ring.k,
+            ring,
             outcome,
             &ledger,
             counters,
@@ -248,7 +288,7 @@ fn ensure_descriptors(n: u32) -> anyhow::Result<()> {
         bail!(
             "{n} sessions need {need} file descriptors, but this process may open only {have} \
              (the hard limit of RLIMIT_NOFILE); run several generator processes with fewer \
-             users each, or raise the hard limit"
+             users each (--first-user, --start-at, then `merge`), or raise the hard limit"
         );
     }
     Ok(())

@@ -1,10 +1,14 @@
 //! Creating the users and their rosters before a run: directly in Starling's store, or through
-//! shell commands for any other server (`ejabberdctl`, `prosodyctl`, …).
+//! shell commands for any other server (`ejabberdctl`, `prosodyctl`, …): one command per user
+//! and roster item, or one command for a file that lists them all ([`batch_file`]).
 //!
 //! Writing Starling's store directly takes seconds where registering thousands of users over
 //! XMPP would take minutes, and it needs no in-band registration on the server under test.
 //! Provisioning is idempotent, so a run can be repeated on the same data.
 
+use std::io::{BufRead as _, BufReader, BufWriter, Read as _, Write};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
@@ -30,12 +34,15 @@ pub enum Provisioner {
 
 /// Command templates for servers other than Starling. `{user}`, `{domain}`, `{password}` and
 /// (for contacts) `{contact}` are replaced verbatim, so the password must be shell-safe.
-#[derive(Clone, Debug)]
+/// With a `batch` template the per-item ones are not used.
+#[derive(Clone, Debug, Default)]
 pub struct Templates {
     /// Creates one user.
-    pub user: String,
+    pub user: Option<String>,
     /// Adds `{contact}` to `{user}`'s roster with subscription `both`; run once per direction.
     pub contact: Option<String>,
+    /// Creates every user and roster item listed in `{file}` ([`batch_file`]); run once.
+    pub batch: Option<String>,
 }
 
 impl Provisioner {
@@ -52,8 +59,8 @@ impl Provisioner {
         }
         if s == "command" {
             return match templates {
-                Some(t) => Ok(Self::Command(t)),
-                None => bail!("--provision command needs --provision-user"),
+                Some(t) if t.batch.is_some() || t.user.is_some() => Ok(Self::Command(t)),
+                _ => bail!("--provision command needs --provision-batch or --provision-user"),
             };
         }
         bail!("--provision: expected none, starling-sqlite:PATH, starling-postgres:URL or command")
@@ -65,7 +72,8 @@ pub fn username(i: u32) -> String {
     format!("user{i}")
 }
 
-/// Creates users 0..N with `password` and the ring's mutual contacts, `parallel` at a time.
+/// Creates the ring's users (user{O} … user{O+N-1}) with `password` and the ring's mutual
+/// contacts, `parallel` at a time.
 pub async fn provision(
     p: &Provisioner,
     ring: Ring,
@@ -106,6 +114,9 @@ pub async fn provision(
             )
             .await
         }
+        Provisioner::Command(Templates {
+            batch: Some(batch), ..
+        }) => by_batch(batch, ring, domain, password).await,
         Provisioner::Command(t) => by_command(t, ring, domain, password, parallel).await,
     }
 }
@@ -134,7 +145,7 @@ async fn into_store<S: AccountStore + RosterStore>(
     parallel: usize,
 ) -> anyhow::Result<()> {
     let creds = Arc::new(credentials(password, iterations)?);
-    stream::iter(0..ring.n)
+    stream::iter(ring.users())
         .map(|i| {
             let (store, creds) = (store.clone(), creds.clone());
             async move {
@@ -181,11 +192,13 @@ async fn by_command(
     parallel: usize,
 ) -> anyhow::Result<()> {
     let mut commands = Vec::new();
-    for i in 0..ring.n {
-        commands.push(expand(&t.user, &username(i), domain, password, ""));
+    if let Some(u) = &t.user {
+        for i in ring.users() {
+            commands.push(expand(u, &username(i), domain, password, ""));
+        }
     }
     if let Some(c) = &t.contact {
-        for i in 0..ring.n {
+        for i in ring.users() {
             for j in ring.contacts(i) {
                 commands.push(expand(c, &username(i), domain, password, &username(j)));
             }
@@ -194,10 +207,9 @@ async fn by_command(
     stream::iter(commands)
         .map(|cmd| async move {
             let run = cmd.clone();
-            let out = tokio::task::spawn_blocking(move || {
-                std::process::Command::new("sh").arg("-c").arg(run).output()
-            })
-            .await??;
+            let out =
+                tokio::task::spawn_blocking(move || Command::new("sh").arg("-c").arg(run).output())
+                    .await??;
             if !out.status.success() {
                 bail!(
                     "`{cmd}` failed ({}): {}",
@@ -212,6 +224,137 @@ async fn by_command(
         .await
 }
 
+/// Writes the batch file: one record per line, fields separated by a tab, every user first,
+/// then every roster item (both directions of each mutual contact, as separate lines):
+///
+/// ```text
+/// user<TAB>NAME<TAB>DOMAIN<TAB>PASSWORD
+/// contact<TAB>NAME<TAB>DOMAIN<TAB>CONTACTNAME
+/// ```
+///
+/// A `contact` line puts CONTACTNAME@DOMAIN into NAME@DOMAIN's roster with subscription `both`.
+/// No field holds a tab or a line break.
+pub fn batch_file(
+    out: &mut impl Write,
+    ring: Ring,
+    domain: &str,
+    password: &str,
+) -> std::io::Result<()> {
+    for i in ring.users() {
+        writeln!(out, "user\t{}\t{domain}\t{password}", username(i))?;
+    }
+    for i in ring.users() {
+        let name = username(i);
+        for j in ring.contacts(i) {
+            writeln!(out, "contact\t{name}\t{domain}\t{}", username(j))?;
+        }
+    }
+    Ok(())
+}
+
+/// A private directory for the batch file, removed when dropped.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new() -> anyhow::Result<Self> {
+        let mut tag = [0u8; 8];
+        getrandom::fill(&mut tag).map_err(|e| anyhow::anyhow!("no random source: {e}"))?;
+        let tag: String = tag.iter().map(|b| format!("{b:02x}")).collect();
+        let path = std::env::temp_dir().join(format!("starling-loadtest-{tag}"));
+        let mut builder = std::fs::DirBuilder::new();
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+        builder
+            .create(&path)
+            .with_context(|| format!("cannot create {}", path.display()))?;
+        Ok(Self(path))
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Whether `s` passes through `sh` unquoted as one word.
+fn shell_safe(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"/._-+=:,@%".contains(&b))
+}
+
+async fn by_batch(template: &str, ring: Ring, domain: &str, password: &str) -> anyhow::Result<()> {
+    for (what, value) in [("--domain", domain), ("--password", password)] {
+        if value.is_empty() || value.contains(['\t', '\n', '\r']) {
+            bail!("{what} must be non-empty and hold no tab or line break for --provision-batch");
+        }
+    }
+    let dir = TempDir::new()?;
+    let path = dir.0.join("provision.tsv");
+    let file = std::fs::File::create(&path)
+        .with_context(|| format!("cannot create {}", path.display()))?;
+    let mut out = BufWriter::new(file);
+    batch_file(&mut out, ring, domain, password)
+        .and_then(|()| out.flush())
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    drop(out);
+    let shown = path.display().to_string();
+    if !shell_safe(&shown) {
+        bail!("the batch file's path {shown} is not shell-safe; set TMPDIR to a plain path");
+    }
+    let cmd = template.replace("{file}", &shown);
+    let started = std::time::Instant::now();
+    let run = cmd.clone();
+    tokio::task::spawn_blocking(move || run_forwarding_stderr(&run))
+        .await?
+        .with_context(|| format!("`{cmd}`"))?;
+    eprintln!(
+        "provisioned {} users and {} roster items in {:.1} s",
+        ring.n,
+        u64::from(ring.n) * u64::from(ring.k),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// Runs `cmd` with `sh -c`, passing its stderr through as it comes; fails with that stderr (or
+/// its stdout, if stderr is empty) unless it exits with 0.
+fn run_forwarding_stderr(cmd: &str) -> anyhow::Result<()> {
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg(cmd)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .context("cannot run sh")?;
+    let mut stdout = child.stdout.take().context("no stdout")?;
+    let collect = std::thread::spawn(move || {
+        let mut all = Vec::new();
+        let _ = stdout.read_to_end(&mut all);
+        all
+    });
+    let mut errors = String::new();
+    for line in BufReader::new(child.stderr.take().context("no stderr")?).split(b'\n') {
+        let line = line.context("reading the command's stderr")?;
+        let line = String::from_utf8_lossy(&line);
+        eprintln!("{line}");
+        errors.push_str(&line);
+        errors.push('\n');
+    }
+    let status = child.wait().context("waiting for the command")?;
+    let stdout = collect.join().unwrap_or_default();
+    if status.success() {
+        return Ok(());
+    }
+    let said = match errors.trim() {
+        "" => String::from_utf8_lossy(&stdout).trim().to_owned(),
+        e => e.to_owned(),
+    };
+    bail!("failed ({status}): {said}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -223,6 +366,59 @@ mod tests {
             expand(t, "user1", "localhost", "pw", "user2"),
             "ejabberdctl add_rosteritem user1 localhost user2 localhost user2 C both"
         );
+    }
+
+    #[test]
+    fn the_batch_file_lists_every_user_then_every_roster_item() {
+        let mut out = Vec::new();
+        batch_file(&mut out, Ring::new(6, 2).unwrap(), "localhost", "pw").unwrap();
+        let expected = "\
+user\tuser0\tlocalhost\tpw
+user\tuser1\tlocalhost\tpw
+user\tuser2\tlocalhost\tpw
+user\tuser3\tlocalhost\tpw
+user\tuser4\tlocalhost\tpw
+user\tuser5\tlocalhost\tpw
+contact\tuser0\tlocalhost\tuser1
+contact\tuser0\tlocalhost\tuser5
+contact\tuser1\tlocalhost\tuser2
+contact\tuser1\tlocalhost\tuser0
+contact\tuser2\tlocalhost\tuser3
+contact\tuser2\tlocalhost\tuser1
+contact\tuser3\tlocalhost\tuser4
+contact\tuser3\tlocalhost\tuser2
+contact\tuser4\tlocalhost\tuser5
+contact\tuser4\tlocalhost\tuser3
+contact\tuser5\tlocalhost\tuser0
+contact\tuser5\tlocalhost\tuser4
+";
+        assert_eq!(String::from_utf8(out).unwrap(), expected);
+    }
+
+    #[tokio::test]
+    async fn the_batch_command_gets_the_file_and_its_failure_is_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let copy = dir.path().join("copy.tsv");
+        let t = Templates {
+            batch: Some(format!("cp {{file}} {}", copy.display())),
+            ..Templates::default()
+        };
+        let ring = Ring::new(3, 2).unwrap();
+        provision(&Provisioner::Command(t), ring, "localhost", "pw", 4096, 1)
+            .await
+            .unwrap();
+        let text = std::fs::read_to_string(&copy).unwrap();
+        assert_eq!(text.lines().count(), 3 + 6);
+        assert!(text.starts_with("user\tuser0\tlocalhost\tpw\n"));
+
+        let t = Templates {
+            batch: Some("echo 'no such roster' >&2; exit 3".into()),
+            ..Templates::default()
+        };
+        let e = provision(&Provisioner::Command(t), ring, "localhost", "pw", 4096, 1)
+            .await
+            .unwrap_err();
+        assert!(format!("{e:#}").contains("no such roster"), "{e:#}");
     }
 
     #[tokio::test]

@@ -1,19 +1,23 @@
 //! The result of a run: a JSON document for machines, a Markdown summary for people, and the
 //! verdict (anything missing or duplicated fails the run).
+//!
+//! `result.json` carries the latency histograms themselves, overall and per second, so that
+//! the results of several generator processes can be merged exactly (see `merge`).
 
 use std::fmt::Write as _;
 use std::path::Path;
 
 use anyhow::Context;
 use hdrhistogram::Histogram;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use crate::accounting::{Ledger, Phase, PhaseStats};
+use crate::accounting::{Ledger, Phase, PhaseStats, Recorded};
 use crate::procstat::Sample;
 use crate::scenario::{Outcome, Scenario};
+use crate::topology::Ring;
 
 /// One second of a phase.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct Point {
     /// Seconds since the run started.
     pub t_s: usize,
@@ -25,10 +29,13 @@ pub struct Point {
     pub p99_us: u64,
     /// Maximum.
     pub max_us: u64,
+    /// The latencies of that second; absent when there were none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub histogram: Option<Recorded>,
 }
 
 /// One phase's totals.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct PhaseSummary {
     /// Which phase.
     pub phase: Phase,
@@ -50,11 +57,15 @@ pub struct PhaseSummary {
     pub p999_us: u64,
     /// Maximum.
     pub max_us: u64,
+    /// Every latency of the phase (stamped deliveries only), microseconds.
+    #[serde(default)]
+    pub histogram: Option<Recorded>,
     /// Per-second series.
     pub series: Vec<Point>,
 }
 
-fn summarize(phase: Phase, s: &PhaseStats) -> PhaseSummary {
+/// The totals, percentiles and series of one phase's statistics.
+pub fn summarize(phase: Phase, s: &PhaseStats) -> PhaseSummary {
     let q = |h: &Histogram<u64>, q: f64| {
         if h.is_empty() {
             0
@@ -72,6 +83,7 @@ fn summarize(phase: Phase, s: &PhaseStats) -> PhaseSummary {
             p50_us: q(h, 0.5),
             p99_us: q(h, 0.99),
             max_us: h.max(),
+            histogram: (!h.is_empty()).then(|| Recorded::of(h)),
         })
         .collect();
     let active: Vec<usize> = series
@@ -94,15 +106,27 @@ fn summarize(phase: Phase, s: &PhaseStats) -> PhaseSummary {
         p99_us: q(&s.latency, 0.99),
         p999_us: q(&s.latency, 0.999),
         max_us: s.latency.max(),
+        histogram: Some(Recorded::of(&s.latency)),
         series,
     }
 }
 
 /// The server's cost, when its PID was given.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct ServerCost {
+    /// The server process measured (absent in merged reports, which list them apart).
+    #[serde(default)]
+    pub pid: Option<u32>,
     /// CPU seconds the server used during the run.
     pub cpu_s: f64,
+    /// The server's CPU seconds since it started, when the run began and ended (so that the
+    /// runs of several generators measuring the same server can be merged); summed over the
+    /// server processes in a merged report.
+    #[serde(default)]
+    pub cpu_start_s: f64,
+    /// See `cpu_start_s`.
+    #[serde(default)]
+    pub cpu_end_s: f64,
     /// Resident memory before the logins.
     pub rss_before_bytes: u64,
     /// Resident memory with every session bound.
@@ -112,14 +136,20 @@ pub struct ServerCost {
 }
 
 /// Everything a run reports.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct Report {
     /// The scenario run.
     pub scenario: Scenario,
     /// Users (sessions).
     pub users: u32,
+    /// The first user of the run's partition: its users were user{first_user} onwards.
+    #[serde(default)]
+    pub first_user: u32,
     /// Contacts per user.
     pub contacts: u32,
+    /// Time zero of the per-second series (`t_s`), Unix seconds.
+    #[serde(default)]
+    pub series_start_s: u64,
     /// Login, mesh and send figures.
     pub outcome: Outcome,
     /// Per phase; phases with nothing expected are left out.
@@ -136,17 +166,68 @@ pub struct Report {
     pub generator_cpu_s: f64,
     /// No missing or duplicate delivery, no misdelivery, no disconnect, no error.
     pub ok: bool,
+    /// For a report merged from several generator processes: which.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merged: Option<Merged>,
+}
+
+/// What a merged report was merged from.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Merged {
+    /// Generator processes.
+    pub processes: usize,
+    /// The server processes they measured, each once.
+    pub server_pids: Vec<u32>,
+    /// Each process's part, in the order of its users.
+    pub runs: Vec<RunPart>,
+    /// What the merged figures cannot vouch for.
+    pub notes: Vec<String>,
+}
+
+/// One generator process's part of a merged report.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct RunPart {
+    /// Where its result.json was read from.
+    pub source: String,
+    /// Its first user.
+    pub first_user: u32,
+    /// Its users.
+    pub users: u32,
+    /// The server PID it measured.
+    pub server_pid: Option<u32>,
+    /// Its measured deliveries (every phase but the initial mesh): expected, delivered, missing.
+    pub expected: u64,
+    /// See `expected`.
+    pub delivered: u64,
+    /// See `expected`.
+    pub missing: u64,
+    /// Its generator CPU seconds.
+    pub generator_cpu_s: f64,
+    /// Its own verdict.
+    pub ok: bool,
+}
+
+/// A server's samples: its PID, before the logins, with every session bound, at the end.
+pub type ServerSamples = (u32, Sample, Sample, Sample);
+
+/// The verdict: no missing delivery, no duplicate one (the initial mesh may repeat), no
+/// misdelivery, no disconnect, no error stanza.
+pub fn verdict(phases: &[PhaseSummary], unexpected: u64, disconnects: u64, errors: u64) -> bool {
+    let failed = phases
+        .iter()
+        .any(|p| p.missing > 0 || (p.duplicates > 0 && p.phase != Phase::Initial));
+    !failed && unexpected == 0 && disconnects == 0 && errors == 0
 }
 
 impl Report {
     /// Builds the report from a finished ledger.
     pub fn new(
         scenario: Scenario,
-        contacts: u32,
+        ring: Ring,
         outcome: Outcome,
         ledger: &Ledger,
         counters: (u64, u64),
-        server: Option<(Sample, Sample, Sample)>,
+        server: Option<ServerSamples>,
         generator: Sample,
     ) -> Self {
         let phases: Vec<PhaseSummary> = [Phase::Initial, Phase::Presence, Phase::Message]
@@ -155,22 +236,24 @@ impl Report {
             .map(|p| summarize(p, ledger.stats(p)))
             .collect();
         let users = outcome.login.sessions;
-        let server = server.map(|(before, bound, end)| ServerCost {
+        let server = server.map(|(pid, before, bound, end)| ServerCost {
+            pid: Some(pid),
             cpu_s: end.cpu_s - before.cpu_s,
+            cpu_start_s: before.cpu_s,
+            cpu_end_s: end.cpu_s,
             rss_before_bytes: before.rss_bytes,
             rss_bound_bytes: bound.rss_bytes,
             bytes_per_session: (bound.rss_bytes as f64 - before.rss_bytes as f64)
                 / f64::from(users.max(1)),
         });
-        let failed = phases
-            .iter()
-            .any(|p| p.missing > 0 || (p.duplicates > 0 && p.phase != Phase::Initial));
         let (disconnects, errors) = counters;
-        let ok = !failed && ledger.unexpected == 0 && disconnects == 0 && errors == 0;
+        let ok = verdict(&phases, ledger.unexpected, disconnects, errors);
         Self {
             scenario,
             users,
-            contacts,
+            first_user: ring.first,
+            contacts: ring.k,
+            series_start_s: ledger.start_us() / 1_000_000,
             outcome,
             phases,
             unexpected: ledger.unexpected,
@@ -179,6 +262,7 @@ impl Report {
             server,
             generator_cpu_s: generator.cpu_s,
             ok,
+            merged: None,
         }
     }
 
@@ -186,9 +270,18 @@ impl Report {
     pub fn markdown(&self) -> String {
         let mut s = String::new();
         let o = &self.outcome;
+        let processes = match &self.merged {
+            Some(m) => format!(" in {} generator processes", m.processes),
+            None if self.first_user > 0 => format!(
+                " (user{} … user{})",
+                self.first_user,
+                u64::from(self.first_user) + u64::from(self.users) - 1
+            ),
+            None => String::new(),
+        };
         let _ = writeln!(
             s,
-            "# Load test: {:?}, {} users, {} contacts each\n",
+            "# Load test: {:?}, {} users{processes}, {} contacts each\n",
             self.scenario, self.users, self.contacts
         );
         let _ = writeln!(s, "Result: **{}**\n", if self.ok { "pass" } else { "FAIL" });
@@ -205,6 +298,12 @@ impl Report {
         if let Some(m) = o.mesh_s {
             let _ = writeln!(s, "- Initial presence mesh complete after {m:.2} s");
         }
+        if let Some(at) = o.start_at_s {
+            let _ = writeln!(
+                s,
+                "- Measured phase started at {at} (Unix time, --start-at)"
+            );
+        }
         if o.sent > 0 {
             let _ = writeln!(
                 s,
@@ -220,9 +319,17 @@ impl Report {
             self.unexpected, self.disconnects, self.errors
         );
         if let Some(c) = &self.server {
+            let pids = match (&self.merged, c.pid) {
+                (Some(m), _) => {
+                    let pids: Vec<String> = m.server_pids.iter().map(u32::to_string).collect();
+                    format!(" (PID {})", pids.join(", "))
+                }
+                (None, Some(pid)) => format!(" (PID {pid})"),
+                (None, None) => String::new(),
+            };
             let _ = writeln!(
                 s,
-                "- Server: {:.2} CPU s; RSS {:.1} → {:.1} MiB ({:.1} KiB per session)",
+                "- Server{pids}: {:.2} CPU s; RSS {:.1} → {:.1} MiB ({:.1} KiB per session)",
                 c.cpu_s,
                 c.rss_before_bytes as f64 / 1048576.0,
                 c.rss_bound_bytes as f64 / 1048576.0,
@@ -252,6 +359,9 @@ impl Report {
                 ms(p.max_us)
             );
         }
+        if let Some(m) = &self.merged {
+            m.markdown(&mut s);
+        }
         s
     }
 
@@ -262,5 +372,37 @@ impl Report {
         std::fs::write(dir.join("summary.md"), self.markdown())?;
         crate::plot::svg(&dir.join("latency.svg"), &self.phases)?;
         Ok(())
+    }
+}
+
+impl Merged {
+    fn markdown(&self, s: &mut String) {
+        let _ = writeln!(
+            s,
+            "\n## Generator processes\n\n\
+             | result | users | server PID | measured expected | delivered | missing | generator CPU s | verdict |"
+        );
+        let _ = writeln!(s, "|---|---|---:|---:|---:|---:|---:|---|");
+        for r in &self.runs {
+            let _ = writeln!(
+                s,
+                "| {} | user{} … user{} | {} | {} | {} | {} | {:.2} | {} |",
+                r.source,
+                r.first_user,
+                u64::from(r.first_user) + u64::from(r.users).max(1) - 1,
+                r.server_pid.map_or("–".into(), |p| p.to_string()),
+                r.expected,
+                r.delivered,
+                r.missing,
+                r.generator_cpu_s,
+                if r.ok { "pass" } else { "FAIL" }
+            );
+        }
+        if !self.notes.is_empty() {
+            let _ = writeln!(s);
+            for n in &self.notes {
+                let _ = writeln!(s, "- {n}");
+            }
+        }
     }
 }

@@ -14,7 +14,7 @@ fn receipt(recipient: u32, sender: u32, seq: u64, sent_us: u64, recv_us: u64) ->
 #[test]
 fn a_dropped_delivery_is_counted_missing() {
     let mut l = Ledger::new(T0);
-    l.expect(Phase::Presence, 1, vec![2, 3, 4]);
+    l.expect(Phase::Presence, 1, 1, vec![2, 3, 4]);
     l.receive(receipt(2, 1, 1, T0, T0 + 100));
     l.receive(receipt(4, 1, 1, T0, T0 + 200));
     assert_eq!(l.outstanding(), 1);
@@ -27,8 +27,8 @@ fn a_dropped_delivery_is_counted_missing() {
 #[test]
 fn a_duplicate_is_counted_and_does_not_fill_a_gap() {
     let mut l = Ledger::new(T0);
-    l.expect(Phase::Message, 7, vec![5]);
-    l.expect(Phase::Message, 8, vec![6]);
+    l.expect(Phase::Message, 7, 1, vec![5]);
+    l.expect(Phase::Message, 8, 1, vec![6]);
     l.receive(receipt(5, 1, 7, T0, T0 + 10));
     l.receive(receipt(5, 1, 7, T0, T0 + 20));
     l.finish();
@@ -39,7 +39,7 @@ fn a_duplicate_is_counted_and_does_not_fill_a_gap() {
 #[test]
 fn a_receipt_at_the_wrong_recipient_is_unexpected() {
     let mut l = Ledger::new(T0);
-    l.expect(Phase::Presence, 1, vec![2]);
+    l.expect(Phase::Presence, 1, 1, vec![2]);
     l.receive(receipt(9, 1, 1, T0, T0 + 10));
     l.receive(receipt(9, 1, 99, T0, T0 + 10));
     assert_eq!(l.unexpected, 2);
@@ -50,7 +50,7 @@ fn a_receipt_at_the_wrong_recipient_is_unexpected() {
 fn latency_is_receipt_time_minus_the_stamped_send_time() {
     let mut l = Ledger::new(T0);
     let recipients: Vec<u32> = (0..1000).collect();
-    l.expect(Phase::Presence, 1, recipients.clone());
+    l.expect(Phase::Presence, 1, 0, recipients.clone());
     // Latencies 1 ms, 2 ms, … 1000 ms: p50 = 500 ms, p99 = 990 ms, max = 1000 ms.
     for r in recipients {
         let latency = u64::from(r + 1) * 1000;
@@ -105,4 +105,78 @@ fn a_missing_mesh_pair_is_counted() {
     l.receive(receipt(2, 1, 100, T0, T0 + 50));
     l.finish();
     assert_eq!(l.stats(Phase::Initial).missing, 1);
+}
+
+#[test]
+fn a_stamp_from_another_sender_or_partition_is_unexpected() {
+    // A partition of users 300…599: user300's change is expected at 301 and 599.
+    let mut l = Ledger::new(T0);
+    l.expect(Phase::Presence, 1, 300, vec![301, 599]);
+    // The same sequence number from user5 (another process's partition) matches nothing,
+    l.receive(receipt(301, 5, 1, T0, T0 + 10));
+    // nor does an unstamped presence from outside the partition,
+    l.receive(Receipt {
+        recipient: 301,
+        sender: Some(5),
+        stamp: None,
+        recv_us: T0 + 20,
+    });
+    // nor one whose sender is not one of ours at all.
+    l.receive(Receipt {
+        recipient: 599,
+        sender: None,
+        stamp: Some(Stamp {
+            seq: 1,
+            sent_us: T0,
+        }),
+        recv_us: T0 + 30,
+    });
+    assert_eq!(l.unexpected, 3);
+    assert_eq!(l.outstanding(), 2);
+    l.receive(receipt(301, 300, 1, T0, T0 + 40));
+    l.receive(receipt(599, 300, 1, T0, T0 + 50));
+    l.finish();
+    let s = l.stats(Phase::Presence);
+    assert_eq!((s.delivered, s.missing, s.duplicates), (2, 0, 0));
+}
+
+#[test]
+fn the_series_starts_at_a_whole_second() {
+    let l = Ledger::new(T0 + 1_234_567);
+    assert_eq!(l.start_us(), T0 + 1_000_000);
+}
+
+#[test]
+fn a_recorded_histogram_comes_back_with_the_same_buckets() {
+    let mut h = histogram();
+    for v in [
+        1,
+        2,
+        999,
+        1000,
+        1001,
+        123_456,
+        123_457,
+        5_000_000,
+        599_999_999,
+    ] {
+        h.record_n(v, v % 7 + 1).unwrap();
+    }
+    let r = Recorded::of(&h);
+    let json = serde_json::to_string(&r).unwrap();
+    let back: Recorded = serde_json::from_str(&json).unwrap();
+    let g = back.histogram().unwrap();
+    assert_eq!(g, h);
+    assert_eq!((g.len(), g.min(), g.max()), (h.len(), h.min(), h.max()));
+    for q in [0.0, 0.25, 0.5, 0.9, 0.99, 0.999, 1.0] {
+        assert_eq!(g.value_at_quantile(q), h.value_at_quantile(q), "q={q}");
+    }
+    let empty = Recorded::of(&histogram());
+    assert_eq!(empty.counts, "");
+    assert!(empty.histogram().unwrap().is_empty());
+    let bad = Recorded {
+        counts: "12:x".into(),
+        ..empty
+    };
+    assert!(bad.histogram().is_err());
 }

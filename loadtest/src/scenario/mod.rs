@@ -1,14 +1,20 @@
 //! The scenarios. Each one logs everybody in, does its part at a given rate for a bounded
 //! time, then waits a bounded time for what is still on its way.
+//!
+//! With a start time ([`Timing::start_at_us`]) the measured part begins exactly then, so that
+//! several generator processes, each with its own partition of the users, load the server
+//! during the same window and their results can be merged.
 
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
+use anyhow::bail;
+use serde::{Deserialize, Serialize};
 use xmpp_core::{Element, ns};
 
 use crate::accounting::Phase;
 use crate::driver::{Driver, LoginReport};
 use crate::session::Session;
+use crate::stamp::now_us;
 
 mod messages;
 
@@ -17,7 +23,7 @@ const QUIET: Duration = Duration::from_secs(1);
 mod presence;
 
 /// Which load to apply.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Scenario {
     /// A login storm: connect, STARTTLS, SASL and bind everybody at the login rate.
@@ -43,19 +49,30 @@ pub struct Timing {
     pub settle: Duration,
     /// How long deliveries may still arrive after the last send.
     pub drain: Duration,
+    /// When the measured part starts (wall clock, microseconds since the Unix epoch): the
+    /// logins of the login scenario, the presence changes or messages of the others. It must
+    /// leave time for everything before; a run that is not ready by then fails.
+    pub start_at_us: Option<u64>,
 }
 
 /// What a scenario reports besides the ledger.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Default, Serialize, Deserialize)]
 pub struct Outcome {
     /// The login phase.
     pub login: LoginReport,
     /// Seconds from the first initial presence to the last pair seen, if completed.
     pub mesh_s: Option<f64>,
+    /// The agreed start of the measured part (`--start-at`), Unix seconds.
+    #[serde(default)]
+    pub start_at_s: Option<u64>,
     /// Measured stanzas sent.
     pub sent: u64,
     /// Seconds the measured phase took to send them.
     pub send_s: f64,
+    /// When the measured phase started sending, microseconds since the Unix epoch (0 if it
+    /// did not).
+    #[serde(default)]
+    pub send_start_us: u64,
     /// Sessions that were open when the measured phase ended (before closing).
     #[serde(skip)]
     pub sessions: Vec<Session>,
@@ -63,21 +80,28 @@ pub struct Outcome {
 
 /// Runs `scenario`.
 pub async fn run(d: &Driver, scenario: Scenario, t: Timing) -> anyhow::Result<Outcome> {
+    if let Some(at) = t.start_at_us {
+        ready_by(at, "the run started")?;
+    }
+    if scenario == Scenario::Login {
+        wait_until(d, t.start_at_us, "logins").await?;
+    }
     let (sessions, login) = d.login_all(t.login_rate).await?;
     let mut out = Outcome {
         login,
-        mesh_s: None,
-        sent: 0,
-        send_s: 0.0,
+        start_at_s: t.start_at_us.map(|us| us / 1_000_000),
         sessions,
+        ..Outcome::default()
     };
     if scenario == Scenario::Login {
         return Ok(out);
     }
     out.mesh_s = initial_presence(d, &out.sessions, t).await?;
+    wait_until(d, t.start_at_us, "the measured phase").await?;
     d.progress
         .set_prefix(format!("{scenario:?}").to_lowercase());
     let start = Instant::now();
+    out.send_start_us = now_us();
     out.sent = match scenario {
         Scenario::Presence => presence::changes(d, &out.sessions, t).await?,
         _ => messages::chat(d, &out.sessions, t).await?,
@@ -88,6 +112,41 @@ pub async fn run(d: &Driver, scenario: Scenario, t: Timing) -> anyhow::Result<Ou
     Ok(out)
 }
 
+/// Fails unless `at_us` is still ahead.
+fn ready_by(at_us: u64, what: &str) -> anyhow::Result<()> {
+    let now = now_us();
+    if now >= at_us {
+        bail!(
+            "--start-at {} had passed {:.1} s before {what}; choose a start time further \
+             ahead (logins take --users / --login-rate seconds, then the initial presence \
+             mesh has to complete)",
+            at_us / 1_000_000,
+            (now - at_us) as f64 / 1e6
+        );
+    }
+    Ok(())
+}
+
+/// Waits until the wall clock reaches `at_us`, if given; fails if it already has.
+async fn wait_until(d: &Driver, at_us: Option<u64>, what: &str) -> anyhow::Result<()> {
+    let Some(at) = at_us else {
+        return Ok(());
+    };
+    ready_by(at, &format!("{what} could begin"))?;
+    d.progress.set_prefix("waiting for --start-at");
+    loop {
+        let now = now_us();
+        if now >= at {
+            return Ok(());
+        }
+        let left = Duration::from_micros(at - now);
+        d.progress
+            .set_message(format!("{what} in {:.0} s", left.as_secs_f64().ceil()));
+        // Short steps, so that the wall clock rather than the runtime's timer decides.
+        tokio::time::sleep(left.min(Duration::from_millis(200))).await;
+    }
+}
+
 /// Every session sends initial presence (at the login rate) and the mesh is awaited.
 async fn initial_presence(
     d: &Driver,
@@ -96,7 +155,7 @@ async fn initial_presence(
 ) -> anyhow::Result<Option<f64>> {
     d.progress.set_prefix("initial presence");
     let start = Instant::now();
-    let start_us = crate::stamp::now_us();
+    let start_us = now_us();
     let n = sessions.len() as u64;
     crate::driver::paced(t.login_rate, Duration::MAX / 4, n, |i| {
         let s = &sessions[i as usize];
@@ -116,7 +175,7 @@ async fn initial_presence(
     d.wait_for(limit, |l| l.mesh_waiting() == 0).await;
     // Then until no initial presence or probe answer has arrived for QUIET.
     d.wait_for(limit, |l| {
-        crate::stamp::now_us().saturating_sub(l.last_mesh_receipt_us()) > QUIET.as_micros() as u64
+        now_us().saturating_sub(l.last_mesh_receipt_us()) > QUIET.as_micros() as u64
     })
     .await;
     Ok(d.ledger()
