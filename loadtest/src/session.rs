@@ -12,6 +12,7 @@ use anyhow::Context;
 use socket2::{Domain, Socket, Type};
 use tokio::net::{TcpSocket, TcpStream};
 use tokio::sync::mpsc;
+use xmpp_core::sasl::SaltedPasswordCache;
 use xmpp_core::{Element, ns};
 use xmpp_stream::StreamEvent;
 use xmpp_stream::client::{ClientStream, Reader, Writer};
@@ -39,6 +40,8 @@ pub struct LoginParams {
     pub tls: Option<Arc<rustls::ClientConfig>>,
     /// Source addresses to spread connections over; empty lets the kernel choose.
     pub sources: Vec<IpAddr>,
+    /// SaltedPassword values shared by all logins (RFC 5802 §5.1); `None` derives each.
+    pub salted_cache: Option<Arc<SaltedPasswordCache>>,
 }
 
 /// Counters every session's tasks update.
@@ -90,13 +93,14 @@ pub async fn login(
     let source = (!p.sources.is_empty()).then(|| p.sources[index as usize % p.sources.len()]);
     let tcp = connect_tcp(p.server, source).await?;
     let user = username(index);
-    let (stream, _jid) = ClientStream::login_on(
+    let (stream, _jid) = ClientStream::login_on_with_cache(
         tcp,
         &p.domain,
         &user,
         &p.password,
         Some("load"),
         p.tls.clone(),
+        p.salted_cache.clone(),
     )
     .await
     .with_context(|| format!("login of {user}"))?;

@@ -10,7 +10,9 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use rustls_pki_types::ServerName;
 use tokio::io::{ReadHalf, WriteHalf};
 use tokio::net::TcpStream;
-use xmpp_core::sasl::{ClientChannelBinding, Mechanism, ScramClient, plain_client_message};
+use xmpp_core::sasl::{
+    ClientChannelBinding, Mechanism, SaltedPasswordCache, ScramClient, plain_client_message,
+};
 use xmpp_core::{Element, Jid, StreamError, ns};
 
 use crate::{ReadError, ReaderLimits, StreamEvent, StreamHeader, Transport, XmlReader, XmlWriter};
@@ -52,6 +54,8 @@ pub struct ClientStream {
     features: Element,
     tls_exporter: Option<Vec<u8>>,
     tls: bool,
+    /// SaltedPassword values to reuse across logins (RFC 5802 §5.1); none by default.
+    salted_cache: Option<Arc<SaltedPasswordCache>>,
 }
 
 impl ClientStream {
@@ -92,6 +96,7 @@ impl ClientStream {
             features: Element::new("features", ns::STREAM),
             tls_exporter,
             tls,
+            salted_cache: None,
         };
         stream.restart().await?;
         Ok(stream)
@@ -152,6 +157,7 @@ impl ClientStream {
             reader,
             mut writer,
             domain,
+            salted_cache,
             ..
         } = self;
         writer
@@ -177,7 +183,16 @@ impl ClientStream {
             return Err(ClientError::Protocol("TLS already negotiated".into()));
         };
         let conn = tls_connect(tcp, &domain, tls).await?;
-        Self::open(conn, &domain).await
+        let mut stream = Self::open(conn, &domain).await?;
+        stream.salted_cache = salted_cache;
+        Ok(stream)
+    }
+
+    /// Reuses SaltedPassword values from `cache` in SCRAM exchanges on this stream (RFC 5802
+    /// §5.1), as clients that log in again do; the load generator shares one cache between
+    /// all its logins.
+    pub fn set_salted_password_cache(&mut self, cache: Arc<SaltedPasswordCache>) {
+        self.salted_cache = Some(cache);
     }
 
     /// Authenticates with `mechanism` (RFC 6120 §6) and restarts the stream.
@@ -201,6 +216,9 @@ impl ClientStream {
         };
         let mut scram = ScramClient::new(mechanism, username, password, cb)
             .map_err(|f| ClientError::Sasl(f.as_str().into()))?;
+        if let Some(cache) = &self.salted_cache {
+            scram = scram.with_salted_password_cache(cache.clone());
+        }
         auth.push_text(BASE64.encode(scram.client_first()));
         self.writer.write_element(&auth).await?;
         let challenge = self.sasl_step().await?;
@@ -289,7 +307,22 @@ impl ClientStream {
         resource: Option<&str>,
         tls: Option<Arc<rustls::ClientConfig>>,
     ) -> Result<(Self, Jid), ClientError> {
+        Self::login_on_with_cache(tcp, domain, username, password, resource, tls, None).await
+    }
+
+    /// [`ClientStream::login_on`] reusing SaltedPassword values from `cache`
+    /// ([`ClientStream::set_salted_password_cache`]).
+    pub async fn login_on_with_cache(
+        tcp: TcpStream,
+        domain: &str,
+        username: &str,
+        password: &str,
+        resource: Option<&str>,
+        tls: Option<Arc<rustls::ClientConfig>>,
+        cache: Option<Arc<SaltedPasswordCache>>,
+    ) -> Result<(Self, Jid), ClientError> {
         let mut stream = Self::from_tcp(tcp, domain).await?;
+        stream.salted_cache = cache;
         if let Some(tls) = tls
             && stream.features.get_child("starttls", ns::TLS).is_some()
         {

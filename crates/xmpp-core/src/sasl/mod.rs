@@ -24,7 +24,9 @@ use precis_profiles::OpaqueString;
 pub use credentials::{ScramCredentials, ScramHash};
 pub use plain::{PlainRequest, parse_plain, plain_client_message, verify_plain};
 pub use scram::{ChannelBinding, ClientFirst, DEFAULT_DECOY_ITERATIONS, ScramServer};
-pub use scram_client::{ClientChannelBinding, MAX_CLIENT_ITERATIONS, ScramClient};
+pub use scram_client::{
+    ClientChannelBinding, MAX_CLIENT_ITERATIONS, SaltedPasswordCache, ScramClient,
+};
 
 /// The SASL mechanisms Starling implements, strongest first.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -1,6 +1,8 @@
 //! The client side of SCRAM (RFC 5802, RFC 7677), for tests and load generation.
 
+use std::collections::HashMap;
 use std::fmt;
+use std::sync::{Arc, Mutex};
 
 use subtle::ConstantTimeEq;
 
@@ -34,6 +36,80 @@ impl fmt::Debug for ClientChannelBinding {
     }
 }
 
+/// SaltedPassword values a client has derived, reused when a server offers the same salt and
+/// iteration count again. RFC 5802 §5.1: "a client implementation MAY cache
+/// ClientKey&ServerKey (or just SaltedPassword) for later reauthentication to the same
+/// service". A load generator logging thousands of users in with one password and one salt
+/// would otherwise spend most of its CPU on PBKDF2 and measure itself, not the server.
+///
+/// Bounded: it holds at most `capacity` values; once full, new values are derived for each
+/// exchange and not kept. It holds passwords, so it belongs to test and load clients only.
+pub struct SaltedPasswordCache {
+    capacity: usize,
+    entries: Mutex<HashMap<SaltedKey, Arc<[u8]>>>,
+}
+
+/// What a SaltedPassword depends on (RFC 5802 §3: `Hi(Normalize(password), salt, i)`).
+type SaltedKey = (ScramHash, String, Vec<u8>, u32);
+
+impl SaltedPasswordCache {
+    /// An empty cache that keeps at most `capacity` values.
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            capacity,
+            entries: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// How many values are held.
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    /// Whether nothing is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The SaltedPassword for these inputs, derived now unless held. Two exchanges missing
+    /// at once both derive it; the value is the same, so either may be kept.
+    fn salted_password(
+        &self,
+        hash: ScramHash,
+        password: &str,
+        salt: &[u8],
+        iterations: u32,
+    ) -> Arc<[u8]> {
+        let key = (hash, password.to_owned(), salt.to_vec(), iterations);
+        if let Some(v) = self.lock().get(&key) {
+            return v.clone();
+        }
+        let v: Arc<[u8]> = hash
+            .salted_password(password.as_bytes(), salt, iterations)
+            .into();
+        let mut entries = self.lock();
+        if entries.len() < self.capacity {
+            entries.insert(key, v.clone());
+        }
+        v
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<SaltedKey, Arc<[u8]>>> {
+        // A panic while holding the lock cannot leave the map half-written (insert is one
+        // call), so a poisoned lock is still usable.
+        self.entries.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl fmt::Debug for SaltedPasswordCache {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SaltedPasswordCache")
+            .field("capacity", &self.capacity)
+            .field("len", &self.len())
+            .finish()
+    }
+}
+
 /// One client-side SCRAM exchange (RFC 5802 §5).
 pub struct ScramClient {
     mechanism: Mechanism,
@@ -46,6 +122,8 @@ pub struct ScramClient {
     client_first_bare: String,
     /// Set by `handle_server_first`: what the server must prove in server-final-message.
     server_signature: Option<Vec<u8>>,
+    /// Where to look for, and keep, the SaltedPassword (none: derive it every time).
+    cache: Option<Arc<SaltedPasswordCache>>,
 }
 
 impl fmt::Debug for ScramClient {
@@ -110,7 +188,16 @@ impl ScramClient {
             client_nonce: client_nonce.to_owned(),
             client_first_bare: format!("n={},r={client_nonce}", attrs::encode_saslname(username)),
             server_signature: None,
+            cache: None,
         })
+    }
+
+    /// Looks the SaltedPassword up in `cache`, and keeps it there, instead of deriving it at
+    /// every exchange (RFC 5802 §5.1 allows a client to cache it).
+    #[must_use]
+    pub fn with_salted_password_cache(mut self, cache: Arc<SaltedPasswordCache>) -> Self {
+        self.cache = Some(cache);
+        self
     }
 
     /// The client-first-message (§5.1): gs2-header, username and client nonce.
@@ -150,9 +237,13 @@ impl ScramClient {
             .filter(|i| *i <= MAX_CLIENT_ITERATIONS)
             .ok_or(SaslFailure::MalformedRequest)?;
 
-        let salted = self
-            .hash
-            .salted_password(self.password.as_bytes(), &salt, iterations);
+        let salted: Arc<[u8]> = match &self.cache {
+            Some(cache) => cache.salted_password(self.hash, &self.password, &salt, iterations),
+            None => self
+                .hash
+                .salted_password(self.password.as_bytes(), &salt, iterations)
+                .into(),
+        };
         let client_key = self.hash.hmac(&salted, b"Client Key");
         let keys = ScramCredentials::from_salted_password(self.hash, &salted, &salt, iterations);
         let without_proof = format!("c={},r={nonce}", attrs::b64_encode(&self.cbind_input));

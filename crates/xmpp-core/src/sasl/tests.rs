@@ -6,6 +6,7 @@ mod server;
 
 use super::attrs::{b64_decode, b64_encode, xor};
 use super::*;
+use std::sync::Arc;
 
 const CB_DATA: &[u8] = &[7u8; 32];
 
@@ -102,6 +103,36 @@ fn client_side(v: &Vector) {
         client.verify_server_final(forged.as_bytes()),
         Err(SaslFailure::NotAuthorized)
     );
+}
+
+/// RFC 5802 §5.1 lets a client cache SaltedPassword: with a cache, the exchange still yields
+/// the RFC's exact client-final-message, the second exchange reuses the held value, and a
+/// full cache (capacity 0) derives it without keeping it.
+#[test]
+fn rfc5802_5_1_cached_salted_password_gives_the_same_proof() {
+    for (capacity, held) in [(8, 1), (0, 0)] {
+        let cache = Arc::new(SaltedPasswordCache::new(capacity));
+        for _ in 0..2 {
+            let mut client = ScramClient::with_nonce(
+                RFC5802.mechanism,
+                "user",
+                "pencil",
+                ClientChannelBinding::None,
+                RFC5802.client_nonce,
+            )
+            .unwrap()
+            .with_salted_password_cache(cache.clone());
+            client.client_first();
+            let cf = client
+                .handle_server_first(RFC5802.server_first.as_bytes())
+                .unwrap();
+            assert_eq!(String::from_utf8(cf).unwrap(), RFC5802.client_final);
+            client
+                .verify_server_final(RFC5802.server_final.as_bytes())
+                .unwrap();
+        }
+        assert_eq!(cache.len(), held);
+    }
 }
 
 #[test]
