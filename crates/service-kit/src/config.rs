@@ -66,7 +66,11 @@ where
     let env: Vec<(String, String)> = sources
         .env
         .iter()
-        .filter(|(k, _)| k.starts_with(ENV_PREFIX) && !IGNORED_ENV.contains(&k.as_str()))
+        .filter(|(k, _)| {
+            k.starts_with(ENV_PREFIX)
+                && !k.starts_with(IGNORED_ENV_PREFIX)
+                && !IGNORED_ENV.contains(&k.as_str())
+        })
         .cloned()
         .collect();
     // figment's own Env provider reads the process environment; feeding the captured pairs in
@@ -81,6 +85,9 @@ where
         .map_err(|e| ConfigError::Invalid(one_line(&e)))
 }
 
+/// Every variable of scripts/cluster (STARLING_CLUSTER_DIR, …_C2S, …): none is a setting.
+const IGNORED_ENV_PREFIX: &str = "STARLING_CLUSTER_";
+
 /// Variables with the prefix that are not settings: read by other parts of the program
 /// (logging, the command line's `--config`) or by the scripts that start Postgres, Redis and
 /// a local cluster (scripts/services, scripts/cluster), which pass their environment on.
@@ -92,8 +99,7 @@ const IGNORED_ENV: &[&str] = &[
     "STARLING_REDIS_PORT",
     "STARLING_REDIS_CLUSTER_PORTS",
     "STARLING_SERVICES_DIR",
-    "STARLING_CLUSTER_DIR",
-    "STARLING_CLUSTER_BASE_PORT",
+    "STARLING_BENCH_DIR",
     "STARLING_BLESS_CODEGEN",
 ];
 

@@ -53,6 +53,8 @@ fn defaults_then_file_then_env_then_flags() {
             ("STARLING_TLS", "false"),
             ("OTHER", "x"),
             ("STARLING_LOG", "debug"),
+            ("STARLING_CLUSTER_C2S", "8"),
+            ("STARLING_CLUSTER_C2S_MAX_CONNECTIONS", "12600"),
         ]),
     };
     let cfg: Cfg = load_config(&sources, &Flags::default()).unwrap();
