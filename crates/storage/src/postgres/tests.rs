@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use sqlx::postgres::PgConnectOptions;
-use sqlx::{Connection, PgConnection};
+use sqlx::{Connection, PgConnection, Row};
 use xmpp_core::sasl::ScramHash;
 
 use super::{PgPoolSettings, PgStore};
@@ -295,4 +295,55 @@ async fn unreachable_server_is_unavailable() {
     let err = store.migrate().await.unwrap_err();
     assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
     assert!(started.elapsed() < Duration::from_secs(10));
+}
+
+/// A store operation cancelled at any point (a gRPC deadline passing drops the handler's
+/// future) leaves no transaction open on the pooled connection: otherwise the next borrower's
+/// statements would run inside it, and what they write would hang on a COMMIT that may never
+/// come. Cancelled here after 0, 1, 2, … polls, on a pool of one connection so that the next
+/// statement gets the same connection; `now()` is the start of the current transaction, so
+/// it is earlier than the statement's own start only inside a transaction begun before.
+#[tokio::test]
+async fn a_cancelled_write_leaves_no_transaction_open() {
+    let schema = TestSchema::create().await;
+    let options = schema
+        .server
+        .clone()
+        .application_name(&schema.name)
+        .options([("search_path", &schema.name)]);
+    let settings = PgPoolSettings {
+        max_connections: 1,
+        acquire_timeout: Duration::from_secs(30),
+    };
+    let store = PgStore::connect_with(options, &settings);
+    store.migrate().await.unwrap();
+    let alice = AccountName::new("alice", "example.org");
+    store
+        .create_account(&alice, &both_families(1))
+        .await
+        .unwrap();
+    for polls in 0..40u32 {
+        let entry = sample_entry(&format!("c{polls}@example.net"), 1);
+        {
+            let write = store.put_entry(&alice, &entry);
+            tokio::pin!(write);
+            for _ in 0..polls {
+                tokio::select! {
+                    biased;
+                    _ = write.as_mut() => break,
+                    () = std::future::ready(()) => {}
+                }
+                tokio::task::yield_now().await;
+            }
+        } // The write is dropped here, wherever it was.
+        tokio::time::sleep(Duration::from_millis(2)).await;
+        // The simple query protocol: one message, so outside a transaction the statement and
+        // its implicit transaction start together.
+        let stale: bool = sqlx::raw_sql("SELECT now() < statement_timestamp()")
+            .fetch_one(&store.pool)
+            .await
+            .unwrap_or_else(|e| panic!("after {polls} polls: {e}"))
+            .get(0);
+        assert!(!stale, "a transaction was left open after {polls} polls");
+    }
 }

@@ -31,11 +31,30 @@ use crate::error::{db_error, is_foreign_key_violation};
 use crate::{AccountName, StoreError};
 
 /// Begins a transaction on `pool` with `statement`, one of the backend's `BEGIN` statements.
+///
+/// The `BEGIN` runs in a task of its own, which finishes even when the caller's future is
+/// dropped (a gRPC deadline passing cancels the handler). sqlx 0.9.0's Postgres `begin` is not
+/// cancel-safe: dropped between sending `BEGIN` and reading the answer, it returns the
+/// connection to the pool inside a transaction nothing ends, and the next borrower's writes
+/// run in it (sqlx issue 4393). When the caller is gone by the time the transaction has
+/// begun, the task rolls it back itself and the connection goes back to the pool clean.
 pub(crate) async fn begin<DB: sqlx::Database>(
     pool: &sqlx::Pool<DB>,
     statement: &'static str,
 ) -> Result<sqlx::Transaction<'static, DB>, StoreError> {
-    pool.begin_with(statement).await.map_err(db_error)
+    let pool = pool.clone();
+    let (hand_over, taken) = tokio::sync::oneshot::channel();
+    tokio::spawn(async move {
+        let begun = pool.begin_with(statement).await;
+        if let Err(Ok(orphan)) = hand_over.send(begun) {
+            // Nobody waits for it: end it now rather than leave it to a drop.
+            let _ = orphan.rollback().await;
+        }
+    });
+    taken
+        .await
+        .map_err(|_| StoreError::Other("beginning a transaction: the task ended".into()))?
+        .map_err(db_error)
 }
 
 /// Maps the error of a write that adds a row for `owner`: every such table references the
