@@ -53,6 +53,25 @@ pub struct LoginReport {
     pub server_bound: Option<crate::procstat::Sample>,
 }
 
+impl LoginReport {
+    /// The report of `sessions` logins over `elapsed_s` seconds from `start_us`, whose
+    /// connect-to-bound times (microseconds) are in `times`.
+    pub fn of(sessions: u32, start_us: u64, elapsed_s: f64, times: &Histogram<u64>) -> Self {
+        let ms = |v: u64| v as f64 / 1000.0;
+        LoginReport {
+            sessions,
+            start_us,
+            elapsed_s,
+            rate_per_s: f64::from(sessions) / elapsed_s.max(1e-9),
+            p50_ms: ms(times.value_at_quantile(0.5)),
+            p99_ms: ms(times.value_at_quantile(0.99)),
+            max_ms: ms(times.max()),
+            histogram: Some(Recorded::of(times)),
+            server_bound: None,
+        }
+    }
+}
+
 /// A run in progress.
 #[derive(Debug)]
 pub struct Driver {
@@ -144,20 +163,10 @@ impl Driver {
         }
         sessions.sort_by_key(|s| s.index);
         let elapsed_s = start.elapsed().as_secs_f64();
-        let ms = |v: u64| v as f64 / 1000.0;
-        let report = LoginReport {
-            sessions: n,
-            start_us,
-            elapsed_s,
-            rate_per_s: f64::from(n) / elapsed_s.max(1e-9),
-            p50_ms: ms(times.value_at_quantile(0.5)),
-            p99_ms: ms(times.value_at_quantile(0.99)),
-            max_ms: ms(times.max()),
-            histogram: Some(Recorded::of(&times)),
-            server_bound: self
-                .server_pid
-                .and_then(|pid| crate::procstat::sample(&pid.to_string()).ok()),
-        };
+        let mut report = LoginReport::of(n, start_us, elapsed_s, &times);
+        report.server_bound = self
+            .server_pid
+            .and_then(|pid| crate::procstat::sample(&pid.to_string()).ok());
         Ok((sessions, report))
     }
 

@@ -217,18 +217,7 @@ fn outcome(reports: &[&Report], notes: &mut Vec<String>) -> anyhow::Result<Outco
         .unwrap_or(0);
     let sessions = logins.iter().map(|l| l.sessions).sum();
     let elapsed_s = end_us.saturating_sub(start_us) as f64 / 1e6;
-    let ms = |v: u64| v as f64 / 1000.0;
-    let login = LoginReport {
-        sessions,
-        start_us,
-        elapsed_s,
-        rate_per_s: f64::from(sessions) / elapsed_s.max(1e-9),
-        p50_ms: ms(times.value_at_quantile(0.5)),
-        p99_ms: ms(times.value_at_quantile(0.99)),
-        max_ms: ms(times.max()),
-        histogram: Some(Recorded::of(&times)),
-        server_bound: None,
-    };
+    let login = LoginReport::of(sessions, start_us, elapsed_s, &times);
     let mesh_s = reports
         .iter()
         .map(|r| r.outcome.mesh_s)

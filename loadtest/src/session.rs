@@ -93,7 +93,7 @@ pub async fn login(
     let source = (!p.sources.is_empty()).then(|| p.sources[index as usize % p.sources.len()]);
     let tcp = connect_tcp(p.server, source).await?;
     let user = username(index);
-    let (stream, _jid) = ClientStream::login_on_with_cache(
+    let (stream, _jid) = ClientStream::login_on(
         tcp,
         &p.domain,
         &user,

@@ -295,24 +295,12 @@ impl ClientStream {
         tls: Option<Arc<rustls::ClientConfig>>,
     ) -> Result<(Self, Jid), ClientError> {
         let tcp = TcpStream::connect(addr).await?;
-        Self::login_on(tcp, domain, username, password, resource, tls).await
+        Self::login_on(tcp, domain, username, password, resource, tls, None).await
     }
 
-    /// [`ClientStream::login`] on a TCP connection made by the caller.
+    /// [`ClientStream::login`] on a TCP connection made by the caller, reusing SaltedPassword
+    /// values from `cache` if given ([`ClientStream::set_salted_password_cache`]).
     pub async fn login_on(
-        tcp: TcpStream,
-        domain: &str,
-        username: &str,
-        password: &str,
-        resource: Option<&str>,
-        tls: Option<Arc<rustls::ClientConfig>>,
-    ) -> Result<(Self, Jid), ClientError> {
-        Self::login_on_with_cache(tcp, domain, username, password, resource, tls, None).await
-    }
-
-    /// [`ClientStream::login_on`] reusing SaltedPassword values from `cache`
-    /// ([`ClientStream::set_salted_password_cache`]).
-    pub async fn login_on_with_cache(
         tcp: TcpStream,
         domain: &str,
         username: &str,

@@ -67,13 +67,18 @@ impl TestSchema {
     /// A store whose connections see only this schema (the migrations' bookkeeping table
     /// included), not yet migrated. The application name lets the guard find them.
     fn store(&self) -> PgStore {
+        self.store_with_pool(4)
+    }
+
+    /// [`TestSchema::store`] with a pool of at most `max_connections`.
+    fn store_with_pool(&self, max_connections: u32) -> PgStore {
         let options = self
             .server
             .clone()
             .application_name(&self.name)
             .options([("search_path", &self.name)]);
         let settings = PgPoolSettings {
-            max_connections: 4,
+            max_connections,
             acquire_timeout: Duration::from_secs(30),
         };
         PgStore::connect_with(options, &settings)
@@ -306,16 +311,7 @@ async fn unreachable_server_is_unavailable() {
 #[tokio::test]
 async fn a_cancelled_write_leaves_no_transaction_open() {
     let schema = TestSchema::create().await;
-    let options = schema
-        .server
-        .clone()
-        .application_name(&schema.name)
-        .options([("search_path", &schema.name)]);
-    let settings = PgPoolSettings {
-        max_connections: 1,
-        acquire_timeout: Duration::from_secs(30),
-    };
-    let store = PgStore::connect_with(options, &settings);
+    let store = schema.store_with_pool(1);
     store.migrate().await.unwrap();
     let alice = AccountName::new("alice", "example.org");
     store
