@@ -59,7 +59,9 @@ pub(crate) async fn run_bound(
                 // One span per client stanza: the root of the stanza's trace, carried to the
                 // shard over gRPC and back over the bus.
                 let span = tracing::info_span!("c2s.stanza", name = element.name());
-                let routed = router::from_client(server, session, element)
+                // Boxed: routing is the largest state of the session's future (a gRPC call,
+                // about 3.4 KB), and inline it would be held by every idle session.
+                let routed = Box::pin(router::from_client(server, session, element))
                     .instrument(span)
                     .await;
                 if let Err(error) = routed {

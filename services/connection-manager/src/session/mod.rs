@@ -47,7 +47,9 @@ pub(crate) async fn serve_connection(
     };
     let mut stream = Stream::new(conn, &server.config.limits);
     let negotiated = tokio::select! {
-        r = tokio::time::timeout_at(deadline, negotiate::negotiate(&server, &mut stream)) => match r {
+        // Boxed, like the other rare steps below: a future's size is that of its largest
+        // state, and the session's task lives as long as the session.
+        r = tokio::time::timeout_at(deadline, Box::pin(negotiate::negotiate(&server, &mut stream))) => match r {
             Ok(r) => r,
             Err(_) => Err(End::error(StreamErrorCondition::ConnectionTimeout, "negotiation took too long")),
         },
@@ -67,7 +69,7 @@ pub(crate) async fn serve_connection(
         server
             .sessions
             .unbind(bound.handle.jid(), bound.handle.id());
-        server.cluster.session_closed(&bound.handle).await;
+        Box::pin(server.cluster.session_closed(&bound.handle)).await;
         return;
     };
     let handle = bound.handle;
@@ -80,7 +82,7 @@ pub(crate) async fn serve_connection(
     bound::run_bound(&server, reader, &handle, &shutdown).await;
     server.sessions.unbind(handle.jid(), handle.id());
     // RFC 6121 §4.5.2: the shard sends unavailable presence if the resource was available.
-    server.cluster.session_closed(&handle).await;
+    Box::pin(server.cluster.session_closed(&handle)).await;
     if let Err(e) = writer_task.await {
         tracing::warn!(error = %e, "session writer task failed");
     }
