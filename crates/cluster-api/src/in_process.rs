@@ -61,6 +61,7 @@ where
         // Serving fails only when accepting a connection does, and neither this stream nor
         // tonic's per-connection setup can fail.
         let _ = Server::builder()
+            .http2_max_pending_accept_reset_streams(Some(crate::DEFAULT_MAX_PENDING_ACCEPT_RESETS))
             .add_service(service)
             .serve_with_incoming(incoming)
             .await;

@@ -32,4 +32,12 @@ pub mod shard;
 pub mod v1;
 
 pub use clients::ShardClients;
+
+/// Streams a gRPC client may reset before the server has accepted them, per connection,
+/// before the server's HTTP/2 layer closes the connection (GOAWAY `ENHANCE_YOUR_CALM`).
+/// h2's default of 20 defends a public server against rapid-reset floods. Our servers' clients
+/// are the cluster's own roles, which reset a call whenever its deadline passes, many at once
+/// when a shard is overloaded; at 20 the GOAWAY then failed every other call on the
+/// connection too (seen at 100,000 sessions). Shards' `grpc_max_pending_resets` setting.
+pub const DEFAULT_MAX_PENDING_ACCEPT_RESETS: usize = 4096;
 pub use shard::{ShardCount, shard_of};

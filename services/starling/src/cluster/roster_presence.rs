@@ -36,6 +36,9 @@ pub struct RosterPresenceConfig {
     pub shard_endpoint: String,
     /// Longest wait for another shard's answer, in milliseconds.
     pub grpc_timeout_ms: u64,
+    /// Calls a client may cancel before this shard has accepted them, per connection, before
+    /// the connection is closed; see [`cluster_api::DEFAULT_MAX_PENDING_ACCEPT_RESETS`].
+    pub grpc_max_pending_resets: usize,
     /// Postgres: accounts, rosters, pending subscriptions, offline messages. Required.
     pub database_url: String,
     /// Connections of the Postgres pool.
@@ -71,6 +74,7 @@ impl Default for RosterPresenceConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 50051)),
             shard_endpoint: "http://roster-presence-{shard}.roster-presence:50051".into(),
             grpc_timeout_ms: 5000,
+            grpc_max_pending_resets: cluster_api::DEFAULT_MAX_PENDING_ACCEPT_RESETS,
             database_url: String::new(),
             database_max_connections: 16,
             redis_url: String::new(),
@@ -105,6 +109,9 @@ impl RosterPresenceConfig {
         required("database_url", &config.database_url)?;
         required("redis_url", &config.redis_url)?;
         millis("grpc_timeout_ms", config.grpc_timeout_ms)?;
+        if config.grpc_max_pending_resets == 0 {
+            return Err("grpc_max_pending_resets must be at least 1".into());
+        }
         millis(
             "liveness_check_interval_ms",
             config.liveness_check_interval_ms,
@@ -176,6 +183,7 @@ async fn run(config: RosterPresenceConfig, ownership: Ownership) -> Result<(), S
     );
     readiness.set_ready(true);
     let served = tonic::transport::Server::builder()
+        .http2_max_pending_accept_reset_streams(Some(config.grpc_max_pending_resets))
         .add_service(RosterPresenceServer::new(service))
         .serve_with_incoming_shutdown(
             TcpIncoming::from(listener),

@@ -125,3 +125,22 @@ fn a_shard_needs_its_database_and_redis_and_a_valid_domain() {
     let err = RosterPresenceConfig::load(&shard(None, None), vars).unwrap_err();
     assert!(err.contains("not a valid domain"), "{err}");
 }
+
+/// A shard tolerates many calls cancelled before it accepted them (deadlines passing under
+/// load) before closing the connection; the README documents the default; zero is refused.
+#[test]
+fn a_shard_takes_its_limit_of_cancelled_calls_and_refuses_zero() {
+    let (config, _) = RosterPresenceConfig::load(&shard(Some(0), Some(1)), env(BACKENDS)).unwrap();
+    assert_eq!(config.grpc_max_pending_resets, 4096);
+    let mut vars = env(BACKENDS);
+    vars.push(("STARLING_GRPC_MAX_PENDING_RESETS".into(), "100".into()));
+    let (config, _) = RosterPresenceConfig::load(&shard(Some(0), Some(1)), vars).unwrap();
+    assert_eq!(config.grpc_max_pending_resets, 100);
+    let mut vars = env(BACKENDS);
+    vars.push(("STARLING_GRPC_MAX_PENDING_RESETS".into(), "0".into()));
+    let err = RosterPresenceConfig::load(&shard(Some(0), Some(1)), vars).unwrap_err();
+    assert!(
+        err.contains("grpc_max_pending_resets must be at least 1"),
+        "{err}"
+    );
+}
