@@ -4,6 +4,7 @@
 
 mod accounting;
 mod driver;
+mod machine;
 mod merge;
 mod plot;
 mod procstat;
@@ -232,6 +233,8 @@ async fn run(args: Args) -> anyhow::Result<bool> {
         .transpose()?;
     let mut driver = Driver::new(params, ring);
     driver.server_pid = args.server_pid;
+    let start_us = driver.ledger().start_us();
+    let sampler = machine::Sampler::start(start_us, args.server_pid);
     let timing = Timing {
         login_rate: args.login_rate,
         rate: args.rate,
@@ -261,7 +264,8 @@ async fn run(args: Args) -> anyhow::Result<bool> {
         _ => None,
     };
     let sessions = std::mem::take(&mut outcome.sessions);
-    let report = {
+    let machine = sampler.finish();
+    let mut report = {
         let mut ledger = driver.ledger();
         ledger.finish();
         report::Report::new(
@@ -274,6 +278,7 @@ async fn run(args: Args) -> anyhow::Result<bool> {
             procstat::sample("self")?,
         )
     };
+    report.machine = machine;
     drop(sessions);
     report.write(&args.out)?;
     let _ = std::io::stdout().write_all(report.markdown().as_bytes());

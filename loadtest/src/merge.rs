@@ -114,6 +114,7 @@ pub fn merge(mut runs: Vec<(String, Report)>) -> anyhow::Result<Report> {
         errors,
         server,
         generator_cpu_s: reports.iter().map(|r| r.generator_cpu_s).sum(),
+        machine: machine(&reports, origin)?,
         ok,
         merged: Some(Merged {
             processes: runs.len(),
@@ -200,6 +201,18 @@ fn phase_stats(parts: &[(&Report, &PhaseSummary)], origin: u64) -> anyhow::Resul
         }
     }
     Ok(stats)
+}
+
+/// The machine series of every process on the common time axis.
+fn machine(reports: &[&Report], origin: u64) -> anyhow::Result<Vec<crate::machine::Second>> {
+    let parts = reports
+        .iter()
+        .map(|r| {
+            let shift = usize::try_from(r.series_start_s - origin)?;
+            Ok((shift, r.server.as_ref().and_then(|c| c.pid), &r.machine[..]))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    Ok(crate::machine::merge(&parts))
 }
 
 /// Logins, the mesh and the measured sends of every process together.

@@ -1,29 +1,33 @@
-//! The SVG plot: latency percentiles per second (top) and deliveries per second (bottom) of
-//! the measured phase, which shows at a glance whether latency grew with load or over time.
+//! The SVG plot: latency percentiles per second (top), deliveries per second (middle) and the
+//! machine (bottom: steal, and the server's and the generator's CPU) of the measured phase,
+//! which shows at a glance whether latency grew with load or over time, and whether a pause
+//! coincided with stolen CPU or a busy generator.
 
 use std::path::Path;
 
 use plotters::prelude::*;
 
 use crate::accounting::Phase;
+use crate::machine::Second;
 use crate::report::{PhaseSummary, Point};
 
 /// A latency line: its name, what it plots, its colour.
 type Line = (&'static str, fn(&Point) -> u64, RGBColor);
 
 /// Draws the measured phase (or the initial mesh, when nothing else was measured).
-pub fn svg(path: &Path, phases: &[PhaseSummary]) -> anyhow::Result<()> {
+pub fn svg(path: &Path, phases: &[PhaseSummary], machine: &[Second]) -> anyhow::Result<()> {
     let phase = phases
         .iter()
         .find(|p| p.phase != Phase::Initial)
         .or_else(|| phases.first());
-    let root = SVGBackend::new(path, (900, 600)).into_drawing_area();
+    let root = SVGBackend::new(path, (900, 840)).into_drawing_area();
     root.fill(&WHITE).map_err(err)?;
     let Some(p) = phase else {
         root.present().map_err(err)?;
         return Ok(());
     };
-    let (top, bottom) = root.split_vertically(330);
+    let (top, rest) = root.split_vertically(330);
+    let (middle, bottom) = rest.split_vertically(260);
     let x_end = p.series.len().max(1) as f64;
     let ms = |us: u64| us as f64 / 1000.0;
     let y_max = p.series.iter().map(|s| ms(s.max_us)).fold(1.0, f64::max) * 1.1;
@@ -57,6 +61,7 @@ pub fn svg(path: &Path, phases: &[PhaseSummary]) -> anyhow::Result<()> {
     }
     chart
         .configure_series_labels()
+        .position(SeriesLabelPosition::UpperLeft)
         .background_style(WHITE)
         .border_style(BLACK)
         .draw()
@@ -69,7 +74,7 @@ pub fn svg(path: &Path, phases: &[PhaseSummary]) -> anyhow::Result<()> {
         .unwrap_or(1)
         .max(1) as f64
         * 1.1;
-    let mut chart = ChartBuilder::on(&bottom)
+    let mut chart = ChartBuilder::on(&middle)
         .caption("deliveries per second", ("sans-serif", 18))
         .margin(10)
         .x_label_area_size(30)
@@ -81,7 +86,64 @@ pub fn svg(path: &Path, phases: &[PhaseSummary]) -> anyhow::Result<()> {
     chart
         .draw_series(LineSeries::new(points, GREEN))
         .map_err(err)?;
+    machine_chart(&bottom, x_end, machine)?;
     root.present().map_err(err)?;
+    Ok(())
+}
+
+/// A machine line: its name, what it plots (percent), its colour.
+type MachineLine = (&'static str, fn(&Second) -> Option<f64>, RGBColor);
+
+/// Steal (percent of the machine) and the server's and generator's CPU (percent of one core).
+fn machine_chart(
+    area: &DrawingArea<SVGBackend<'_>, plotters::coord::Shift>,
+    x_end: f64,
+    machine: &[Second],
+) -> anyhow::Result<()> {
+    let lines: [MachineLine; 3] = [
+        ("steal, % of the machine", |s| Some(s.steal_pct), RED),
+        (
+            "server, % of a core",
+            |s| s.server_cores.map(|c| c * 100.0),
+            BLUE,
+        ),
+        (
+            "generator, % of a core",
+            |s| Some(s.generator_cores * 100.0),
+            MAGENTA,
+        ),
+    ];
+    let seen = machine.iter().filter(|s| (s.t_s as f64) < x_end);
+    let y_max = seen
+        .flat_map(|s| lines.iter().filter_map(|(_, f, _)| f(s)))
+        .fold(100.0, f64::max)
+        * 1.1;
+    let mut chart = ChartBuilder::on(area)
+        .caption("machine per second", ("sans-serif", 18))
+        .margin(10)
+        .x_label_area_size(30)
+        .y_label_area_size(50)
+        .build_cartesian_2d(0.0..x_end, 0.0..y_max)
+        .map_err(err)?;
+    chart.configure_mesh().x_desc("s").draw().map_err(err)?;
+    for (name, f, color) in lines {
+        let points = machine
+            .iter()
+            .filter(|s| (s.t_s as f64) < x_end)
+            .filter_map(|s| Some((s.t_s as f64, f(s)?)));
+        chart
+            .draw_series(LineSeries::new(points, color))
+            .map_err(err)?
+            .label(name)
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color));
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperLeft)
+        .background_style(WHITE)
+        .border_style(BLACK)
+        .draw()
+        .map_err(err)?;
     Ok(())
 }
 

@@ -12,6 +12,7 @@ use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
 use crate::accounting::{Ledger, Phase, PhaseStats, Recorded};
+use crate::machine;
 use crate::procstat::Sample;
 use crate::scenario::{Outcome, Scenario};
 use crate::topology::Ring;
@@ -86,14 +87,9 @@ pub fn summarize(phase: Phase, s: &PhaseStats) -> PhaseSummary {
             histogram: (!h.is_empty()).then(|| Recorded::of(h)),
         })
         .collect();
-    let active: Vec<usize> = series
-        .iter()
-        .filter(|p| p.deliveries > 0)
-        .map(|p| p.t_s)
-        .collect();
-    let span = match (active.first(), active.last()) {
-        (Some(a), Some(b)) => (b - a + 1) as f64,
-        _ => 1.0,
+    let span = match active(&series) {
+        Some((a, b)) => (b - a + 1) as f64,
+        None => 1.0,
     };
     PhaseSummary {
         phase,
@@ -108,6 +104,21 @@ pub fn summarize(phase: Phase, s: &PhaseStats) -> PhaseSummary {
         max_us: s.latency.max(),
         histogram: Some(Recorded::of(&s.latency)),
         series,
+    }
+}
+
+/// The first and last second in which deliveries arrived.
+fn active(series: &[Point]) -> Option<(usize, usize)> {
+    let mut seconds = series.iter().filter(|p| p.deliveries > 0).map(|p| p.t_s);
+    let first = seconds.next()?;
+    Some((first, seconds.next_back().unwrap_or(first)))
+}
+
+impl PhaseSummary {
+    /// The machine while this phase's deliveries arrived.
+    pub fn machine(&self, seconds: &[machine::Second]) -> Option<machine::Span> {
+        let (first, last) = active(&self.series)?;
+        machine::span(seconds, first, last)
     }
 }
 
@@ -164,6 +175,9 @@ pub struct Report {
     pub server: Option<ServerCost>,
     /// The generator's own CPU seconds.
     pub generator_cpu_s: f64,
+    /// The machine second by second (steal, idle, the server's and the generator's cores).
+    #[serde(default)]
+    pub machine: Vec<machine::Second>,
     /// No missing or duplicate delivery, no misdelivery, no disconnect, no error.
     pub ok: bool,
     /// For a report merged from several generator processes: which.
@@ -261,6 +275,7 @@ impl Report {
             errors,
             server,
             generator_cpu_s: generator.cpu_s,
+            machine: Vec::new(),
             ok,
             merged: None,
         }
@@ -359,10 +374,42 @@ impl Report {
                 ms(p.max_us)
             );
         }
+        self.machine_markdown(&mut s);
         if let Some(m) = &self.merged {
             m.markdown(&mut s);
         }
         s
+    }
+
+    /// The machine during each phase, when it was sampled.
+    fn machine_markdown(&self, s: &mut String) {
+        let spans: Vec<(Phase, machine::Span)> = self
+            .phases
+            .iter()
+            .filter_map(|p| Some((p.phase, p.machine(&self.machine)?)))
+            .collect();
+        if spans.is_empty() {
+            return;
+        }
+        let _ = writeln!(
+            s,
+            "\nThe machine while each phase's deliveries arrived (steal: CPU time the \
+             hypervisor gave to other guests; a core is one CPU second per second):\n\n\
+             | phase | seconds | steal mean | steal worst second | idle | server cores | generator cores |\n\
+             |---|---:|---:|---:|---:|---:|---:|"
+        );
+        for (phase, m) in spans {
+            let _ = writeln!(
+                s,
+                "| {phase:?} | {} | {:.1}% | {:.1}% | {:.1}% | {} | {:.2} |",
+                m.seconds,
+                m.steal_pct,
+                m.steal_max_pct,
+                m.idle_pct,
+                m.server_cores.map_or("–".into(), |c| format!("{c:.2}")),
+                m.generator_cores
+            );
+        }
     }
 
     /// Writes `result.json`, `summary.md` and `latency.svg` into `dir`.
@@ -370,7 +417,7 @@ impl Report {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
         std::fs::write(dir.join("result.json"), serde_json::to_vec_pretty(self)?)?;
         std::fs::write(dir.join("summary.md"), self.markdown())?;
-        crate::plot::svg(&dir.join("latency.svg"), &self.phases)?;
+        crate::plot::svg(&dir.join("latency.svg"), &self.phases, &self.machine)?;
         Ok(())
     }
 }
