@@ -342,12 +342,18 @@ async fn roster_of(shard: &Shard, user: &Jid) -> Arc<Roster> {
 }
 
 /// Whether `contact` (a bare JID) is subscribed to `user`'s presence: from the roster held
-/// in memory when the user is online, from the store otherwise.
+/// in memory when the user is online (read and kept now if it was not yet: during a login
+/// storm most probes reach users who are bound but have not sent initial presence, and one
+/// roster read then answers all of their contacts' probes), from the store otherwise. The
+/// caller holds `user`'s lock.
 async fn subscribed_from(shard: &Shard, user: &Jid, contact: &Jid) -> bool {
-    let owner = Shard::account(user);
-    if let Some(roster) = shard.rosters.held(&owner) {
-        return roster.contact(contact.as_str()).is_some_and(|c| c.from);
+    if shard.sessions.is_online(user) {
+        return roster_of(shard, user)
+            .await
+            .contact(contact.as_str())
+            .is_some_and(|c| c.from);
     }
+    let owner = Shard::account(user);
     match shard.stores.rosters.entry(&owner, contact.as_str()).await {
         Ok(entry) => entry.is_some_and(|e| e.from),
         Err(error) => {

@@ -105,6 +105,12 @@ impl Sessions {
         Some(old)
     }
 
+    /// Whether `user` (bare JID) has a session on this shard; unlike [`Self::of`], copies
+    /// nothing.
+    pub fn is_online(&self, user: &Jid) -> bool {
+        self.lock().contains_key(user)
+    }
+
     /// A copy of the resources of `user` (bare JID).
     pub fn of(&self, user: &Jid) -> Vec<Resource> {
         self.lock().get(user).cloned().unwrap_or_default()

@@ -272,7 +272,7 @@ impl Shard {
     /// otherwise the store is asked. A store failure counts as "exists", so a stanza is
     /// kept or answered rather than dropped as if the user were unknown.
     pub(crate) async fn account_exists(&self, user: &Jid) -> bool {
-        if !self.sessions.of(&user.bare()).is_empty() {
+        if self.sessions.is_online(&user.bare()) {
             return true;
         }
         match self
@@ -292,7 +292,7 @@ impl Shard {
     /// Drops the in-memory roster of `jid`'s user once no session of the user is left, so
     /// that only online users' rosters are held. The caller holds the user's lock.
     fn forget_roster_when_offline(&self, jid: &Jid) {
-        if self.sessions.of(&jid.bare()).is_empty() {
+        if !self.sessions.is_online(&jid.bare()) {
             self.rosters.forget(&Self::account(jid));
         }
     }

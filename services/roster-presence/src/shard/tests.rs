@@ -304,3 +304,35 @@ async fn rosters_are_held_while_online_and_follow_every_change() {
         .await;
     assert_eq!(shard.rosters_held(), 0);
 }
+
+/// §4.3.2: a probe of a user who is bound but has not sent initial presence reads that user's
+/// roster once and keeps it (the user is online), so that the probes of the other contacts
+/// are answered from memory; a probe of an offline user reads the store and keeps nothing.
+#[tokio::test]
+async fn a_probe_of_a_bound_user_keeps_the_roster_and_one_of_an_offline_user_does_not() {
+    let shard = shard().await;
+    mutual(&shard).await;
+    shard
+        .session_closed(&jid("juliet@example.org/balcony"), &key(1))
+        .await;
+    shard
+        .session_bound(jid("juliet@example.org/balcony"), key(3))
+        .await;
+    assert_eq!(shard.rosters_held(), 0);
+    let probe = "<presence from='romeo@example.org/orchard' to='juliet@example.org' type='probe'/>";
+    // Subscribed, but juliet has no available resource: nothing to answer.
+    let out = run(&shard, shard.inbound(stanza(probe)).await).await;
+    assert_eq!(out, []);
+    assert_eq!(shard.rosters_held(), 1, "juliet's roster is kept");
+    shard
+        .session_closed(&jid("juliet@example.org/balcony"), &key(3))
+        .await;
+    assert_eq!(shard.rosters_held(), 0);
+    let out = run(&shard, shard.inbound(stanza(probe)).await).await;
+    assert_eq!(out, []);
+    assert_eq!(
+        shard.rosters_held(),
+        0,
+        "an offline user's roster is not kept"
+    );
+}
