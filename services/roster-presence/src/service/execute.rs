@@ -74,13 +74,21 @@ impl RosterPresenceService {
         }
     }
 
-    /// Hands `stanza` to the shard of its addressee, for processing there.
+    /// Hands `stanza` to the shard of its addressee, for processing there: this shard
+    /// itself processes it at once when the addressee is its own user, which saves a gRPC
+    /// call to itself per probe and probe answer (a login's initial presence probes every
+    /// contact; with one shard, as in `starling dev`, all of them are its own).
     async fn route(&self, stanza: Stanza) -> Result<(), Status> {
-        let Some(peers) = self.peers.get() else {
-            tracing::error!("no shard clients set; dropping a routed stanza");
+        let Some(to) = stanza.to().and_then(|t| Jid::new(t).ok()) else {
             return Ok(());
         };
-        let Some(to) = stanza.to().and_then(|t| Jid::new(t).ok()) else {
+        if to.local().is_some() && self.shard.is_local(&to) && self.ownership.check(&to).is_ok() {
+            let effects = self.shard.inbound(stanza).await;
+            // Boxed: routing recurses through `execute`.
+            return Box::pin(self.execute(effects)).await;
+        }
+        let Some(peers) = self.peers.get() else {
+            tracing::error!("no shard clients set; dropping a routed stanza");
             return Ok(());
         };
         let mut request = Request::new(StanzaInRequest {
