@@ -62,23 +62,26 @@ where
         // tonic's per-connection setup can fail.
         let _ = Server::builder()
             .http2_max_pending_accept_reset_streams(Some(crate::DEFAULT_MAX_PENDING_ACCEPT_RESETS))
+            .initial_connection_window_size(crate::DEFAULT_CONNECTION_WINDOW_BYTES)
             .add_service(service)
             .serve_with_incoming(incoming)
             .await;
     });
-    Endpoint::from_static(ENDPOINT).connect_with_connector_lazy(tower::service_fn(move |_: Uri| {
-        let connect = connect.clone();
-        async move {
-            let (client, server) = tokio::io::duplex(DUPLEX_BUFFER_BYTES);
-            connect.send(server).await.map_err(|_| {
-                io::Error::new(
-                    io::ErrorKind::ConnectionRefused,
-                    "the in-process server has stopped",
-                )
-            })?;
-            Ok::<_, io::Error>(TokioIo::new(client))
-        }
-    }))
+    Endpoint::from_static(ENDPOINT)
+        .initial_connection_window_size(crate::DEFAULT_CONNECTION_WINDOW_BYTES)
+        .connect_with_connector_lazy(tower::service_fn(move |_: Uri| {
+            let connect = connect.clone();
+            async move {
+                let (client, server) = tokio::io::duplex(DUPLEX_BUFFER_BYTES);
+                connect.send(server).await.map_err(|_| {
+                    io::Error::new(
+                        io::ErrorKind::ConnectionRefused,
+                        "the in-process server has stopped",
+                    )
+                })?;
+                Ok::<_, io::Error>(TokioIo::new(client))
+            }
+        }))
 }
 
 #[cfg(test)]

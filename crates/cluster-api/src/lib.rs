@@ -40,4 +40,14 @@ pub use clients::ShardClients;
 /// when a shard is overloaded; at 20 the GOAWAY then failed every other call on the
 /// connection too (seen at 100,000 sessions). Shards' `grpc_max_pending_resets` setting.
 pub const DEFAULT_MAX_PENDING_ACCEPT_RESETS: usize = 4096;
+
+/// The HTTP/2 connection window of our gRPC servers and clients, bytes: how much request (or
+/// response) data a connection may have received and not yet consumed. h2 also closes a
+/// connection (GOAWAY `ENHANCE_YOUR_CALM`) whose peer sent more small DATA frames than half
+/// this window pays for before the application read them; our calls are small (a session's
+/// goodbye is about 70 bytes), so at HTTP/2's default 64 KiB a few hundred calls waiting on a
+/// busy shard, as when thousands of clients disconnect at once, failed every call on the
+/// connection. 8 MiB pays for about 27,000 such calls; it is flow-control credit, not memory
+/// set aside. Shards' `grpc_connection_window_bytes` setting.
+pub const DEFAULT_CONNECTION_WINDOW_BYTES: u32 = 8 * 1024 * 1024;
 pub use shard::{ShardCount, shard_of};

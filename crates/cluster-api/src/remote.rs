@@ -79,6 +79,7 @@ pub fn channels(uris: &[String], settings: RemoteSettings) -> Result<Vec<Channel
                 .connect_timeout(settings.connect_timeout)
                 .timeout(settings.request_timeout)
                 .tcp_nodelay(true)
+                .initial_connection_window_size(crate::DEFAULT_CONNECTION_WINDOW_BYTES)
                 .http2_keep_alive_interval(settings.keepalive_interval)
                 .keep_alive_while_idle(true)
                 .connect_lazy())

@@ -20,6 +20,9 @@ enum Call {
 #[derive(Clone, Debug, Default)]
 struct Recorder {
     calls: Arc<Mutex<Vec<Call>>>,
+    /// Each session_closed call holds its worker thread for a while, as a loaded shard's
+    /// work does.
+    busy: bool,
 }
 
 impl Recorder {
@@ -46,6 +49,9 @@ impl RosterPresence for Recorder {
         &self,
         request: Request<v1::SessionClosedRequest>,
     ) -> Result<Response<v1::SessionClosedResponse>, Status> {
+        if self.busy {
+            std::thread::sleep(std::time::Duration::from_micros(200));
+        }
         self.record(Call::Closed(request.into_inner()));
         Ok(Response::new(v1::SessionClosedResponse {}))
     }
@@ -162,4 +168,42 @@ async fn concurrent_calls_all_succeed() {
         .collect();
     ids.sort_by_key(|id| id[1..].parse::<u32>().unwrap());
     assert_eq!(ids, (0..100).map(|i| format!("m{i}")).collect::<Vec<_>>());
+}
+
+/// A burst of small calls to a busy server, as when thousands of clients disconnect at once
+/// while a shard is loaded: HTTP/2 servers close a connection whose peer has sent more small
+/// DATA frames than a budget allows before the application consumed them (h2 0.4.20: half
+/// the connection window), which failed every call in flight with `ENHANCE_YOUR_CALM`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_thousands_of_small_calls_to_a_busy_server_all_succeed() {
+    const CALLS: u64 = 5_000;
+    let shard = Recorder {
+        busy: true,
+        ..Recorder::default()
+    };
+    let client = RosterPresenceClient::new(channel(RosterPresenceServer::new(shard.clone())));
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..CALLS {
+        let mut client = client.clone();
+        tasks.spawn(async move {
+            client
+                .session_closed(v1::SessionClosedRequest {
+                    session: Some(session(i)),
+                })
+                .await
+        });
+    }
+    let mut failed = Vec::new();
+    while let Some(result) = tasks.join_next().await {
+        if let Err(status) = result.unwrap() {
+            failed.push(status);
+        }
+    }
+    assert!(
+        failed.is_empty(),
+        "{} failed, first: {:?}",
+        failed.len(),
+        failed.first()
+    );
+    assert_eq!(shard.calls().len(), CALLS as usize);
 }

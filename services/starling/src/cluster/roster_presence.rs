@@ -39,6 +39,10 @@ pub struct RosterPresenceConfig {
     /// Calls a client may cancel before this shard has accepted them, per connection, before
     /// the connection is closed; see [`cluster_api::DEFAULT_MAX_PENDING_ACCEPT_RESETS`].
     pub grpc_max_pending_resets: usize,
+    /// The HTTP/2 connection window of the gRPC listener, bytes (65,535 to 2^31 − 1): how
+    /// many small calls may wait unread before the connection is closed; see
+    /// [`cluster_api::DEFAULT_CONNECTION_WINDOW_BYTES`].
+    pub grpc_connection_window_bytes: u32,
     /// Postgres: accounts, rosters, pending subscriptions, offline messages. Required.
     pub database_url: String,
     /// Connections of the Postgres pool.
@@ -75,6 +79,7 @@ impl Default for RosterPresenceConfig {
             shard_endpoint: "http://roster-presence-{shard}.roster-presence:50051".into(),
             grpc_timeout_ms: 5000,
             grpc_max_pending_resets: cluster_api::DEFAULT_MAX_PENDING_ACCEPT_RESETS,
+            grpc_connection_window_bytes: cluster_api::DEFAULT_CONNECTION_WINDOW_BYTES,
             database_url: String::new(),
             database_max_connections: 16,
             redis_url: String::new(),
@@ -111,6 +116,12 @@ impl RosterPresenceConfig {
         millis("grpc_timeout_ms", config.grpc_timeout_ms)?;
         if config.grpc_max_pending_resets == 0 {
             return Err("grpc_max_pending_resets must be at least 1".into());
+        }
+        if !(65_535..=0x7fff_ffff).contains(&config.grpc_connection_window_bytes) {
+            return Err(format!(
+                "grpc_connection_window_bytes must be from 65535 to 2147483647, got {}",
+                config.grpc_connection_window_bytes
+            ));
         }
         millis(
             "liveness_check_interval_ms",
@@ -184,6 +195,7 @@ async fn run(config: RosterPresenceConfig, ownership: Ownership) -> Result<(), S
     readiness.set_ready(true);
     let served = tonic::transport::Server::builder()
         .http2_max_pending_accept_reset_streams(Some(config.grpc_max_pending_resets))
+        .initial_connection_window_size(config.grpc_connection_window_bytes)
         .add_service(RosterPresenceServer::new(service))
         .serve_with_incoming_shutdown(
             TcpIncoming::from(listener),

@@ -144,3 +144,26 @@ fn a_shard_takes_its_limit_of_cancelled_calls_and_refuses_zero() {
         "{err}"
     );
 }
+
+/// The gRPC connection window: 8 MiB by default (README), settable, and within HTTP/2's
+/// bounds (RFC 9113 §6.9.1: at least the initial 65,535, at most 2^31 − 1).
+#[test]
+fn a_shard_takes_its_grpc_connection_window_within_http2_bounds() {
+    let (config, _) = RosterPresenceConfig::load(&shard(Some(0), Some(1)), env(BACKENDS)).unwrap();
+    assert_eq!(config.grpc_connection_window_bytes, 8 * 1024 * 1024);
+    let with = |v: &str| {
+        let mut vars = env(BACKENDS);
+        vars.push(("STARLING_GRPC_CONNECTION_WINDOW_BYTES".into(), v.into()));
+        RosterPresenceConfig::load(&shard(Some(0), Some(1)), vars)
+    };
+    assert_eq!(
+        with("1048576").unwrap().0.grpc_connection_window_bytes,
+        1 << 20
+    );
+    let err = with("65534").unwrap_err();
+    assert!(
+        err.contains("grpc_connection_window_bytes must be from 65535 to 2147483647"),
+        "{err}"
+    );
+    assert!(with("2147483648").is_err());
+}
