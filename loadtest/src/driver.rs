@@ -225,8 +225,9 @@ impl Driver {
     }
 }
 
-fn lock(l: &Mutex<Ledger>) -> MutexGuard<'_, Ledger> {
-    // A panic while holding the lock leaves counters, not invariants, half-updated.
+/// Locks `l` even if a holder panicked: the generator's shared state is counters and samples,
+/// which a panic leaves half-updated, not inconsistent.
+pub fn lock<T>(l: &Mutex<T>) -> MutexGuard<'_, T> {
     l.lock().unwrap_or_else(|e| e.into_inner())
 }
 

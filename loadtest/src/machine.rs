@@ -5,11 +5,12 @@
 //! on the same time axis as the latency series, tell a pause caused by stolen CPU or by the
 //! generator falling behind from one caused by the server.
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::driver::lock;
 use crate::procstat;
 use crate::stamp::now_us;
 
@@ -147,10 +148,6 @@ impl Sampler {
         self.task.abort();
         std::mem::take(&mut *lock(&self.seconds))
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// The machine over a span of seconds (a phase's): means, and the worst second's steal.

@@ -109,7 +109,9 @@ impl CachedRosters {
         Ok(roster)
     }
 
-    /// The kept roster of `owner`, if there is one; never reads the store.
+    /// The kept roster of `owner`, if there is one; never reads the store (for tests of what
+    /// is kept: presence asks through [`Self::roster_of_online`]).
+    #[cfg(test)]
     pub fn held(&self, owner: &AccountName) -> Option<Arc<Roster>> {
         self.lock().get(owner).cloned()
     }
