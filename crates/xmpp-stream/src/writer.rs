@@ -143,10 +143,11 @@ impl<W: AsyncWrite + Unpin> XmlWriter<W> {
     async fn write_queued(&mut self) -> std::io::Result<()> {
         if !self.buf.is_empty() {
             self.inner.write_all(self.buf.as_bytes()).await?;
-            self.buf.clear();
-            if self.buf.capacity() > HIGH_WATER {
-                self.buf = String::new();
-            }
+            // The buffer goes with what it held: an idle stream then holds no write buffer
+            // (a session's initial presence and roster burst would otherwise pin a few KiB
+            // per connection for its lifetime), and a busy one allocates once per batch,
+            // next to a socket write that costs far more.
+            self.buf = String::new();
         }
         Ok(())
     }

@@ -101,3 +101,15 @@ async fn a_large_batch_is_written_out_before_the_flush() {
         "written out at the high-water mark"
     );
 }
+
+#[tokio::test]
+async fn a_flushed_writer_holds_no_buffer() {
+    let mut w = XmlWriter::new(Vec::new(), ns::JABBER_CLIENT);
+    for _ in 0..20 {
+        w.queue_serialized("<presence from='a@example.com/r' to='b@example.com'/>");
+    }
+    assert!(w.buf.capacity() >= 20 * 50);
+    w.flush().await.unwrap();
+    assert_eq!(w.buf.capacity(), 0, "an idle stream keeps no write buffer");
+    assert_eq!(written(&w).matches("<presence").count(), 20);
+}
