@@ -8,6 +8,7 @@ pub mod cluster;
 pub mod config;
 mod handlers;
 pub mod heartbeat;
+pub mod outbox;
 mod rate;
 pub mod registry;
 mod router;

@@ -10,15 +10,16 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
-use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use xmpp_core::{Element, Jid, StreamError, StreamErrorCondition};
+
+use crate::outbox::{Outbox, PushError};
 
 /// What a session's writer is asked to send.
 #[derive(Debug)]
 pub enum Outbound {
-    /// A stanza to write. Boxed so that the queue's slots stay small: tokio allocates a
-    /// session's queue in blocks of 32 slots, and an unboxed element tripled their size.
+    /// A stanza to write. Boxed so that the queue's slots stay small (32 bytes; an unboxed
+    /// element tripled them).
     Stanza(Box<Element>),
     /// A stanza already serialized with `jabber:client` as its implied default namespace,
     /// as deliveries arrive from the cluster.
@@ -72,7 +73,7 @@ impl SessionControl {
 pub struct SessionHandle {
     id: u64,
     jid: Jid,
-    tx: mpsc::Sender<Outbound>,
+    outbox: Arc<Outbox>,
     control: Arc<SessionControl>,
     /// Sent available presence and not since unavailable (RFC 6121 §4.1), so that presence
     /// for "all available resources" of the user reaches it.
@@ -93,13 +94,13 @@ struct ShardView {
 }
 
 impl SessionHandle {
-    /// A handle for the session `jid` writing into `tx`.
-    pub fn new(jid: Jid, tx: mpsc::Sender<Outbound>, control: Arc<SessionControl>) -> Self {
+    /// A handle for the session `jid` writing into `outbox`.
+    pub fn new(jid: Jid, outbox: Arc<Outbox>, control: Arc<SessionControl>) -> Self {
         static NEXT_ID: AtomicU64 = AtomicU64::new(1);
         Self {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             jid,
-            tx,
+            outbox,
             control,
             available: Arc::default(),
             shard_view: Arc::default(),
@@ -152,28 +153,22 @@ impl SessionHandle {
     }
 
     /// Asks the writer to close the stream normally once what is queued is written
-    /// (RFC 6120 §4.4). Waits at most a moment for queue space, then terminates instead.
-    pub async fn end(&self) {
-        let wait = std::time::Duration::from_secs(1);
-        if tokio::time::timeout(wait, self.tx.send(Outbound::End))
-            .await
-            .is_err()
-        {
-            self.control
-                .terminate(StreamError::new(StreamErrorCondition::ResourceConstraint));
-        }
+    /// (RFC 6120 §4.4). The queue takes the end even when full.
+    pub fn end(&self) {
+        // Closed: the writer is gone and the stream with it.
+        let _ = self.outbox.try_push(Outbound::End);
     }
 
     /// Queues a serialized stanza from the cluster, with the same slow-consumer policy as
     /// [`SessionHandle::deliver`]; `false` when it was not queued.
     pub fn deliver_serialized(&self, xml: Bytes) -> bool {
-        match self.tx.try_send(Outbound::Serialized(xml)) {
+        match self.outbox.try_push(Outbound::Serialized(xml)) {
             Ok(()) => true,
-            Err(mpsc::error::TrySendError::Full(_)) => {
+            Err(PushError::Full(_)) => {
                 self.slow_consumer();
                 false
             }
-            Err(mpsc::error::TrySendError::Closed(_)) => false,
+            Err(PushError::Closed(_)) => false,
         }
     }
 
@@ -193,13 +188,13 @@ impl SessionHandle {
             Outbound::Stanza(e) => *e,
             Outbound::Serialized(_) | Outbound::End => unreachable!("only elements are sent here"),
         };
-        match self.tx.try_send(Outbound::Stanza(Box::new(stanza))) {
+        match self.outbox.try_push(Outbound::Stanza(Box::new(stanza))) {
             Ok(()) => Ok(()),
-            Err(mpsc::error::TrySendError::Full(o)) => {
+            Err(PushError::Full(o)) => {
                 self.slow_consumer();
                 Err(undelivered(o))
             }
-            Err(mpsc::error::TrySendError::Closed(o)) => Err(undelivered(o)),
+            Err(PushError::Closed(o)) => Err(undelivered(o)),
         }
     }
 }
@@ -305,10 +300,10 @@ impl SessionRegistry {
 mod tests {
     use super::*;
 
-    fn handle(jid: &str, cap: usize) -> (SessionHandle, mpsc::Receiver<Outbound>) {
-        let (tx, rx) = mpsc::channel(cap);
-        let h = SessionHandle::new(Jid::new(jid).unwrap(), tx, Arc::default());
-        (h, rx)
+    fn handle(jid: &str, cap: usize) -> (SessionHandle, Arc<Outbox>) {
+        let outbox = Arc::new(Outbox::new(cap));
+        let h = SessionHandle::new(Jid::new(jid).unwrap(), outbox.clone(), Arc::default());
+        (h, outbox)
     }
 
     #[test]

@@ -3,7 +3,6 @@
 
 use std::sync::Arc;
 
-use tokio::sync::mpsc;
 use xmpp_core::{
     Element, ErrorType, IqType, Jid, Stanza, StanzaError, StanzaErrorCondition, StreamError,
     StreamErrorCondition, ns,
@@ -11,14 +10,15 @@ use xmpp_core::{
 
 use super::stream::{End, Stream, random_id};
 use crate::config::ResourceConflict;
-use crate::registry::{Outbound, SessionControl, SessionHandle};
+use crate::outbox::Outbox;
+use crate::registry::{SessionControl, SessionHandle};
 use crate::server::C2sServer;
 
 /// A bound session: its registered handle and the queue its writer drains.
 #[derive(Debug)]
 pub(crate) struct BindOutcome {
     pub(crate) handle: SessionHandle,
-    pub(crate) rx: mpsc::Receiver<Outbound>,
+    pub(crate) outbox: Arc<Outbox>,
 }
 
 /// Handles a bind request. `Ok(None)` when the attempt failed with a stanza error that was
@@ -55,16 +55,16 @@ pub(crate) async fn bind_resource(
         },
         None => generated(account),
     };
-    let (tx, rx) = mpsc::channel(server.config.limits.outbound_queue);
+    let outbox = Arc::new(Outbox::new(server.config.limits.outbound_queue));
     let control = Arc::new(SessionControl::default());
-    let handle = SessionHandle::new(jid.clone(), tx.clone(), control.clone());
+    let handle = SessionHandle::new(jid.clone(), outbox.clone(), control.clone());
     let handle = match server.sessions.try_bind(handle.clone()) {
         Ok(()) => handle,
         Err(existing) => match server.config.resource_conflict {
             ResourceConflict::Override => {
                 let resource = format!("{}.{}", requested.unwrap_or_default(), &random_id()[..8]);
                 let jid = account.with_resource(&resource).map_err(|_| End::Gone)?;
-                let handle = SessionHandle::new(jid, tx, control);
+                let handle = SessionHandle::new(jid, outbox.clone(), control);
                 server.sessions.replace(handle.clone());
                 handle
             }
@@ -76,7 +76,7 @@ pub(crate) async fn bind_resource(
                     StreamErrorCondition::Conflict,
                     "another session bound this resource",
                 ));
-                let handle = SessionHandle::new(jid, tx, control);
+                let handle = SessionHandle::new(jid, outbox.clone(), control);
                 server.sessions.replace(handle.clone());
                 handle
             }
@@ -105,7 +105,7 @@ pub(crate) async fn bind_resource(
         return Err(end);
     }
     tracing::info!(jid = %handle.jid(), "resource bound");
-    Ok(Some(BindOutcome { handle, rx }))
+    Ok(Some(BindOutcome { handle, outbox }))
 }
 
 /// A server-generated resource (§7.6.1).

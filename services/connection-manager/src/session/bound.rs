@@ -18,7 +18,7 @@ use crate::server::C2sServer;
 /// Reads until the stream ends, then returns; the caller unregisters the session.
 pub(crate) async fn run_bound(
     server: &Arc<C2sServer>,
-    mut reader: Reader,
+    reader: &mut Reader,
     session: &SessionHandle,
     shutdown: &CancellationToken,
 ) {
@@ -72,7 +72,7 @@ pub(crate) async fn run_bound(
             Ok(StreamEvent::Keepalive) => {}
             Ok(StreamEvent::Close) => {
                 // §4.4: the client closed its stream; close ours after what is queued.
-                session.end().await;
+                session.end();
                 return;
             }
             Ok(StreamEvent::Open(_)) => {

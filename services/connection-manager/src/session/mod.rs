@@ -17,7 +17,8 @@ use tokio_util::sync::CancellationToken;
 use xmpp_core::StreamErrorCondition;
 use xmpp_stream::Transport;
 
-use self::stream::{End, Stream};
+use self::bind::BindOutcome;
+use self::stream::{End, Reader, Stream, Writer};
 use crate::server::C2sServer;
 
 /// Serves one accepted connection. `permit` is the connection slot taken before `accept`; it
@@ -30,6 +31,41 @@ pub(crate) async fn serve_connection(
     shutdown: CancellationToken,
     _permit: OwnedSemaphorePermit,
 ) {
+    // Boxed, like the other rare steps below: a future is as large as its largest state, the
+    // session's task lives as long as the session, and negotiation's state (a TLS handshake,
+    // the negotiation stream) is the largest and over once a resource is bound.
+    let Some((mut reader, writer, bound)) =
+        Box::pin(open(&server, tcp, peer, direct_tls, &shutdown)).await
+    else {
+        return;
+    };
+    let handle = bound.handle;
+    let writer_task = tokio::spawn(writer::run_writer(
+        writer,
+        bound.outbox,
+        handle.control().clone(),
+        server.config.limits.keepalive(),
+    ));
+    let _stop_writer = writer::StopOnDrop(handle.control().clone());
+    bound::run_bound(&server, &mut reader, &handle, &shutdown).await;
+    server.sessions.unbind(handle.jid(), handle.id());
+    // RFC 6121 §4.5.2: the shard sends unavailable presence if the resource was available.
+    Box::pin(server.cluster.session_closed(&handle)).await;
+    if let Err(e) = writer_task.await {
+        tracing::warn!(error = %e, "session writer task failed");
+    }
+    tracing::info!(jid = %handle.jid(), "session closed");
+}
+
+/// TLS (direct TLS), then negotiation under the handshake deadline, up to a bound resource:
+/// the stream's halves and what binding produced, or `None` when the connection ended first.
+async fn open(
+    server: &C2sServer,
+    tcp: TcpStream,
+    peer: SocketAddr,
+    direct_tls: bool,
+    shutdown: &CancellationToken,
+) -> Option<(Reader, Writer, BindOutcome)> {
     let _ = tcp.set_nodelay(true);
     let deadline = tokio::time::Instant::now() + server.config.limits.handshake_timeout();
     let conn = if direct_tls {
@@ -38,18 +74,16 @@ pub(crate) async fn serve_connection(
             Ok(Ok(tls)) => Transport::Tls(Box::new(tls)),
             Ok(Err(e)) => {
                 tracing::debug!(%peer, error = %e, "direct TLS handshake failed");
-                return;
+                return None;
             }
-            Err(_) => return,
+            Err(_) => return None,
         }
     } else {
         Transport::Plain(tcp)
     };
     let mut stream = Stream::new(conn, &server.config.limits);
     let negotiated = tokio::select! {
-        // Boxed, like the other rare steps below: a future's size is that of its largest
-        // state, and the session's task lives as long as the session.
-        r = tokio::time::timeout_at(deadline, Box::pin(negotiate::negotiate(&server, &mut stream))) => match r {
+        r = tokio::time::timeout_at(deadline, Box::pin(negotiate::negotiate(server, &mut stream))) => match r {
             Ok(r) => r,
             Err(_) => Err(End::error(StreamErrorCondition::ConnectionTimeout, "negotiation took too long")),
         },
@@ -62,7 +96,7 @@ pub(crate) async fn serve_connection(
                 tracing::debug!(%peer, error = %err, "stream closed during negotiation");
             }
             stream.finish(&end, &server.config.domain).await;
-            return;
+            return None;
         }
     };
     let Some((reader, writer)) = stream.into_parts() else {
@@ -70,21 +104,7 @@ pub(crate) async fn serve_connection(
             .sessions
             .unbind(bound.handle.jid(), bound.handle.id());
         Box::pin(server.cluster.session_closed(&bound.handle)).await;
-        return;
+        return None;
     };
-    let handle = bound.handle;
-    let writer_task = tokio::spawn(writer::run_writer(
-        writer,
-        bound.rx,
-        handle.control().clone(),
-        server.config.limits.keepalive(),
-    ));
-    bound::run_bound(&server, reader, &handle, &shutdown).await;
-    server.sessions.unbind(handle.jid(), handle.id());
-    // RFC 6121 §4.5.2: the shard sends unavailable presence if the resource was available.
-    Box::pin(server.cluster.session_closed(&handle)).await;
-    if let Err(e) = writer_task.await {
-        tracing::warn!(error = %e, "session writer task failed");
-    }
-    tracing::info!(jid = %handle.jid(), "session closed");
+    Some((reader, writer, bound))
 }

@@ -8,10 +8,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::mpsc;
 use xmpp_core::{StreamError, StreamErrorCondition};
 
 use super::stream::Writer;
+use crate::outbox::Outbox;
 use crate::registry::{Outbound, SessionControl};
 
 /// Most stanzas written between two flushes, so one busy session cannot delay its own
@@ -21,11 +21,22 @@ const MAX_BATCH: usize = 64;
 /// How long a closing write may take before the connection is simply dropped.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Writes queued stanzas until the queue ends or the session is terminated.
+/// Writes queued stanzas until the queue ends or the session is terminated, then closes
+/// the queue.
 pub(crate) async fn run_writer(
-    mut writer: Writer,
-    mut rx: mpsc::Receiver<Outbound>,
+    writer: Writer,
+    outbox: Arc<Outbox>,
     control: Arc<SessionControl>,
+    keepalive: Option<Duration>,
+) {
+    write_queued(writer, &outbox, &control, keepalive).await;
+    outbox.close();
+}
+
+async fn write_queued(
+    mut writer: Writer,
+    outbox: &Outbox,
+    control: &SessionControl,
     keepalive: Option<Duration>,
 ) {
     loop {
@@ -38,14 +49,13 @@ pub(crate) async fn run_writer(
         tokio::select! {
             biased;
             () = control.terminated() => break,
-            item = rx.recv() => {
+            item = outbox.pop() => {
                 let mut end = !queue(&mut writer, item);
                 let mut batched = 1;
                 while !end && batched < MAX_BATCH {
-                    match rx.try_recv() {
-                        Ok(item) => end = !queue(&mut writer, Some(item)),
-                        Err(mpsc::error::TryRecvError::Disconnected) => end = true,
-                        Err(mpsc::error::TryRecvError::Empty) => break,
+                    match outbox.try_pop() {
+                        Some(item) => end = !queue(&mut writer, Some(item)),
+                        None => break,
                     }
                     batched += 1;
                 }
@@ -76,6 +86,19 @@ pub(crate) async fn run_writer(
         .reason()
         .unwrap_or_else(|| StreamError::new(StreamErrorCondition::UndefinedCondition));
     let _ = tokio::time::timeout(CLOSE_TIMEOUT, writer.write_error_and_close(&reason)).await;
+}
+
+/// Terminates the session when dropped, so that a writer never outlives its session's task:
+/// its queue does not close when the handles go away, so nothing else would stop it if that
+/// task panicked. On the normal path the writer has finished by then and this changes
+/// nothing.
+pub(crate) struct StopOnDrop(pub(crate) Arc<SessionControl>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0
+            .terminate(StreamError::new(StreamErrorCondition::InternalServerError));
+    }
 }
 
 /// Queues one item for writing; `false` when it ends the stream.
