@@ -268,6 +268,7 @@ fn outcome(reports: &[&Report], notes: &mut Vec<String>) -> anyhow::Result<Outco
         send_s: send_end_us.saturating_sub(send_start_us) as f64 / 1e6,
         send_start_us,
         sessions: Vec::new(),
+        server_idle: None,
     })
 }
 
@@ -301,7 +302,11 @@ fn server(
         rss_before_bytes: 0,
         rss_bound_bytes: 0,
         bytes_per_session: 0.0,
+        rss_idle_bytes: 0,
+        idle_bytes_per_session: 0.0,
     };
+    // Idle memory only when every process measured it.
+    let mut idle_measured = true;
     for (pid, costs) in &by_pid {
         let fold = |f: fn(&ServerCost) -> f64, min: bool| {
             let values = costs.iter().map(|c| f(c));
@@ -317,6 +322,8 @@ fn server(
         total.cpu_s += end - start;
         total.rss_before_bytes += costs.iter().map(|c| c.rss_before_bytes).min().unwrap_or(0);
         total.rss_bound_bytes += costs.iter().map(|c| c.rss_bound_bytes).max().unwrap_or(0);
+        total.rss_idle_bytes += costs.iter().map(|c| c.rss_idle_bytes).max().unwrap_or(0);
+        idle_measured &= costs.iter().all(|c| c.rss_idle_bytes > 0);
         if let (Some(pid), 2..) = (pid, costs.len()) {
             notes.push(format!(
                 "Server PID {pid} was measured by {} processes: its CPU time counts once, from \
@@ -328,6 +335,13 @@ fn server(
     }
     total.bytes_per_session =
         (total.rss_bound_bytes as f64 - total.rss_before_bytes as f64) / f64::from(sessions.max(1));
+    if idle_measured {
+        total.idle_bytes_per_session = (total.rss_idle_bytes as f64
+            - total.rss_before_bytes as f64)
+            / f64::from(sessions.max(1));
+    } else {
+        total.rss_idle_bytes = 0;
+    }
     (Some(total), pids)
 }
 

@@ -144,6 +144,15 @@ pub struct ServerCost {
     pub rss_bound_bytes: u64,
     /// (bound − before) / sessions.
     pub bytes_per_session: f64,
+    /// Resident memory once the initial presence settled (0 when not measured: the login
+    /// scenario, or a run without `--server-pid`). Higher than `rss_bound_bytes` by what a
+    /// session holds after presence: its contacts' presence on the way, the roster the
+    /// shard keeps of an online user.
+    #[serde(default)]
+    pub rss_idle_bytes: u64,
+    /// (idle − before) / sessions: memory per idle session.
+    #[serde(default)]
+    pub idle_bytes_per_session: f64,
 }
 
 /// Everything a run reports.
@@ -250,6 +259,7 @@ impl Report {
             .map(|p| summarize(p, ledger.stats(p)))
             .collect();
         let users = outcome.login.sessions;
+        let idle = outcome.server_idle;
         let server = server.map(|(pid, before, bound, end)| ServerCost {
             pid: Some(pid),
             cpu_s: end.cpu_s - before.cpu_s,
@@ -259,6 +269,10 @@ impl Report {
             rss_bound_bytes: bound.rss_bytes,
             bytes_per_session: (bound.rss_bytes as f64 - before.rss_bytes as f64)
                 / f64::from(users.max(1)),
+            rss_idle_bytes: idle.map_or(0, |s| s.rss_bytes),
+            idle_bytes_per_session: idle.map_or(0.0, |s| {
+                (s.rss_bytes as f64 - before.rss_bytes as f64) / f64::from(users.max(1))
+            }),
         });
         let (disconnects, errors) = counters;
         let ok = verdict(&phases, ledger.unexpected, disconnects, errors);
@@ -350,6 +364,15 @@ impl Report {
                 c.rss_bound_bytes as f64 / 1048576.0,
                 c.bytes_per_session / 1024.0
             );
+            if c.rss_idle_bytes > 0 {
+                let _ = writeln!(
+                    s,
+                    "- Server after the initial presence, every session idle: RSS {:.1} MiB \
+                     ({:.1} KiB per idle session)",
+                    c.rss_idle_bytes as f64 / 1048576.0,
+                    c.idle_bytes_per_session / 1024.0
+                );
+            }
         }
         let _ = writeln!(s, "- Generator: {:.2} CPU s\n", self.generator_cpu_s);
         let _ = writeln!(

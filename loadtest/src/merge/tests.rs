@@ -88,6 +88,10 @@ fn report(run: &Run, seed: u64, all: &mut Ledger) -> Report {
         send_s: run.changes as f64 * 0.02,
         send_start_us: run.start_us + 1_000_000,
         sessions: Vec::new(),
+        server_idle: run.server.map(|(pid, _, _)| Sample {
+            cpu_s: 0.0,
+            rss_bytes: (11 + u64::from(pid) - 40) << 20,
+        }),
     };
     let mb = 1 << 20;
     let server = run.server.map(|(pid, start, end)| {
@@ -208,6 +212,8 @@ fn counts_are_summed_and_percentiles_are_those_of_all_samples_together() {
     assert_eq!(s.cpu_s, (9.0 - 5.0) + (2.0 - 1.0));
     assert_eq!(s.rss_before_bytes, 20 << 20);
     assert_eq!(s.rss_bound_bytes, (12 + 13) << 20);
+    assert_eq!(s.rss_idle_bytes, (13 + 14) << 20);
+    assert_eq!(s.idle_bytes_per_session, f64::from(7 << 20) / 70.0);
     assert_eq!(merged.generator_cpu_s, 3.0);
     assert!(m.notes.is_empty(), "{:?}", m.notes);
     let md = merged.markdown();
@@ -228,6 +234,8 @@ fn a_server_measured_by_several_processes_counts_once() {
     assert_eq!(s.rss_before_bytes, 10 << 20);
     assert_eq!(s.rss_bound_bytes, 12 << 20);
     assert_eq!(s.bytes_per_session, f64::from(2 << 20) / 70.0);
+    assert_eq!(s.rss_idle_bytes, 13 << 20);
+    assert_eq!(s.idle_bytes_per_session, f64::from(3 << 20) / 70.0);
     assert_eq!(m.notes.len(), 1, "{:?}", m.notes);
 
     let (runs, _) = two_runs([Some((42, 5.0, 9.0)), None], 0);

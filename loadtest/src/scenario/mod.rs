@@ -76,6 +76,10 @@ pub struct Outcome {
     /// Sessions that were open when the measured phase ended (before closing).
     #[serde(skip)]
     pub sessions: Vec<Session>,
+    /// The server process once the initial presence settled, every session bound and idle
+    /// (with `--server-pid`).
+    #[serde(skip)]
+    pub server_idle: Option<crate::procstat::Sample>,
 }
 
 /// Runs `scenario`.
@@ -97,6 +101,9 @@ pub async fn run(d: &Driver, scenario: Scenario, t: Timing) -> anyhow::Result<Ou
         return Ok(out);
     }
     out.mesh_s = initial_presence(d, &out.sessions, t).await?;
+    out.server_idle = d
+        .server_pid
+        .and_then(|pid| crate::procstat::sample(&pid.to_string()).ok());
     wait_until(d, t.start_at_us, "the measured phase").await?;
     d.progress
         .set_prefix(format!("{scenario:?}").to_lowercase());
