@@ -13,7 +13,9 @@ mod user;
 
 /// mimalloc instead of the system allocator: on a presence broadcast under load, glibc's
 /// malloc and free took about a fifth of the server's CPU time (ARCHITECTURE.md, "Presence
-/// broadcast cost").
+/// broadcast cost"). The `system-allocator` feature keeps the system allocator, for heap
+/// profilers that hook malloc (heaptrack: ARCHITECTURE.md, "Memory per session").
+#[cfg(not(feature = "system-allocator"))]
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
