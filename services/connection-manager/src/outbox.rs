@@ -109,17 +109,19 @@ impl Outbox {
             state.closed = true;
             std::mem::take(&mut state.items)
         };
+        // Dropped outside the lock: dropping stanzas frees their buffers.
         drop(items);
         self.ready.notify_one();
     }
 
-    /// Items queued.
-    pub fn len(&self) -> usize {
+    /// Items queued (for tests: the writer only pops).
+    #[cfg(test)]
+    fn len(&self) -> usize {
         self.lock().items.len()
     }
 
-    /// Whether nothing is queued.
-    pub fn is_empty(&self) -> bool {
+    #[cfg(test)]
+    fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
