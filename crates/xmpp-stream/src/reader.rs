@@ -89,6 +89,10 @@ enum State {
 /// Event buffers that grew past this after one large element are given back.
 const RETAINED_BUFFER: usize = 16 * 1024;
 
+/// The event buffer taken for a stanza after the reader was idle: a stanza's start tags
+/// mostly fit, so the buffer is not grown from nothing in several steps for every stanza.
+const EVENT_BUFFER: usize = 256;
+
 const PARSER_PRESENT: &str = "the parser is only absent inside restart()";
 
 impl<R: AsyncRead + Unpin> XmlReader<R> {
@@ -173,6 +177,13 @@ impl<R: AsyncRead + Unpin> XmlReader<R> {
             .into_inner()
     }
 
+    /// Whether the reader holds any buffer: the read buffer, the event buffer or the element
+    /// stack. An idle reader holds none.
+    #[cfg(test)]
+    pub(crate) fn holds_buffers(&self) -> bool {
+        self.source().holds_buffer() || self.buf.capacity() > 0 || self.stack.capacity() > 0
+    }
+
     /// The transport.
     pub fn get_ref(&self) -> &R {
         self.source().get_ref()
@@ -221,7 +232,21 @@ impl<R: AsyncRead + Unpin> XmlReader<R> {
     async fn read_next(&mut self) -> Result<StreamEvent, ReadError> {
         let (parser, buf, stack, limits) = self.parts();
         let source = parser.get_mut();
-        match source.skip_whitespace().await {
+        let gap = {
+            let mut skip = std::pin::pin!(source.skip_whitespace());
+            std::future::poll_fn(|cx| {
+                let poll = skip.as_mut().poll(cx);
+                if poll.is_pending() && buf.capacity() > 0 {
+                    // Idle between stanzas: hold no parse buffers while waiting (the source
+                    // gives back its read buffer too).
+                    *buf = Vec::new();
+                    *stack = Vec::new();
+                }
+                poll
+            })
+            .await
+        };
+        match gap {
             Ok(Gap::Markup) => {}
             Ok(Gap::Whitespace) => {
                 source.mark_boundary();
@@ -237,6 +262,9 @@ impl<R: AsyncRead + Unpin> XmlReader<R> {
                     None => ReadError::Io(e),
                 });
             }
+        }
+        if buf.capacity() == 0 {
+            buf.reserve(EVENT_BUFFER);
         }
         match read::top_level(parser, buf, stack, limits).await? {
             TopLevel::Element(e) => {

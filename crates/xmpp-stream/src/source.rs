@@ -18,10 +18,13 @@ use std::task::{Context, Poll, ready};
 
 use tokio::io::{AsyncBufRead, AsyncRead, ReadBuf};
 
-/// How much is read from the transport at once. Small on purpose: a server holds one of these
-/// per connection for its whole life, and under TLS the bytes were already read and
-/// decrypted into rustls's own buffer, so this one only takes copies of the plaintext
-/// (4 KiB here was a seventh of an idle session's memory).
+/// How much is read from the transport at once. Small on purpose: under TLS the bytes were
+/// already read and decrypted into rustls's own buffer, so this one only takes copies of the
+/// plaintext (4 KiB here was a seventh of an idle session's memory).
+///
+/// The buffer is held only while there is something to read: a read that finds nothing
+/// gives it back ([`BoundedSource::poll_fill_buf`]), so the thousands of idle sessions of a
+/// server hold none, and the next read that finds bytes takes a fresh one.
 const READ_BUFFER: usize = 1024;
 
 /// Why the source refused to hand out more bytes.
@@ -50,6 +53,7 @@ pub(crate) enum Gap {
 /// A buffered, limit-enforcing [`AsyncBufRead`] over any [`AsyncRead`].
 pub(crate) struct BoundedSource<R> {
     inner: R,
+    /// Empty (no allocation) while idle; `READ_BUFFER` bytes while reading.
     buf: Box<[u8]>,
     /// Start of the unconsumed bytes in `buf`.
     pos: usize,
@@ -111,7 +115,7 @@ impl<R> BoundedSource<R> {
     pub(crate) fn new(inner: R, limit: usize) -> Self {
         Self {
             inner,
-            buf: vec![0; READ_BUFFER].into_boxed_slice(),
+            buf: Box::default(),
             pos: 0,
             filled: 0,
             counted: 0,
@@ -153,6 +157,16 @@ impl<R> BoundedSource<R> {
     pub(crate) fn into_inner(self) -> R {
         self.inner
     }
+
+    /// Whether the read buffer is allocated.
+    #[cfg(test)]
+    pub(crate) fn holds_buffer(&self) -> bool {
+        !self.buf.is_empty()
+    }
+}
+
+fn read_buffer() -> Box<[u8]> {
+    vec![0; READ_BUFFER].into_boxed_slice()
 }
 
 impl<R: AsyncRead + Unpin> BoundedSource<R> {
@@ -160,7 +174,10 @@ impl<R: AsyncRead + Unpin> BoundedSource<R> {
     /// returns the buffered bytes without consuming them. Used to sniff the first bytes of a
     /// stream; `n` must be small.
     pub(crate) async fn peek_at_least(&mut self, n: usize) -> io::Result<&[u8]> {
-        debug_assert!(n <= self.buf.len());
+        debug_assert!(n <= READ_BUFFER);
+        if self.buf.is_empty() {
+            self.buf = read_buffer();
+        }
         while self.filled - self.pos < n && !self.eof {
             if self.pos > 0 {
                 self.buf.copy_within(self.pos..self.filled, 0);
@@ -239,10 +256,31 @@ impl<R: AsyncRead + Unpin> AsyncBufRead for BoundedSource<R> {
             })));
         }
         if this.pos >= this.filled {
-            let mut rb = ReadBuf::new(&mut this.buf);
-            ready!(Pin::new(&mut this.inner).poll_read(cx, &mut rb))?;
-            let read = rb.filled().len();
             this.pos = 0;
+            this.filled = 0;
+            let read = if this.buf.is_empty() {
+                // Idle until now: read onto the stack, and take a buffer only for bytes.
+                let mut scratch = [0; READ_BUFFER];
+                let mut rb = ReadBuf::new(&mut scratch);
+                ready!(Pin::new(&mut this.inner).poll_read(cx, &mut rb))?;
+                let read = rb.filled().len();
+                if read > 0 {
+                    this.buf = read_buffer();
+                    this.buf[..read].copy_from_slice(rb.filled());
+                }
+                read
+            } else {
+                let mut rb = ReadBuf::new(&mut this.buf);
+                match Pin::new(&mut this.inner).poll_read(cx, &mut rb) {
+                    Poll::Pending => {
+                        // Nothing buffered and nothing to read: the session is idle.
+                        this.buf = Box::default();
+                        return Poll::Pending;
+                    }
+                    Poll::Ready(result) => result?,
+                }
+                rb.filled().len()
+            };
             this.filled = read;
             if read == 0 {
                 this.eof = true;

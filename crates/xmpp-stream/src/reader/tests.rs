@@ -470,3 +470,30 @@ async fn into_inner_and_accessors() {
     assert!(!reader.has_buffered_data());
     assert_eq!(reader.into_inner(), b"rest");
 }
+
+#[tokio::test(start_paused = true)]
+async fn an_idle_reader_holds_no_buffers() {
+    let (mut client, server) = tokio::io::duplex(1024);
+    let mut reader = XmlReader::new(server, ReaderLimits::default());
+    client.write_all(HEADER.as_bytes()).await.unwrap();
+    assert!(matches!(reader.next().await, Ok(StreamEvent::Open(_))));
+    for body in ["hi", "again"] {
+        let stanza = format!("<message to='romeo@example.net'><body>{body}</body></message>");
+        client.write_all(stanza.as_bytes()).await.unwrap();
+        let event = reader.next().await.unwrap();
+        assert_eq!(
+            element(&event)
+                .get_child("body", ns::JABBER_CLIENT)
+                .unwrap()
+                .text(),
+            body
+        );
+        assert!(reader.holds_buffers());
+        let idle = tokio::time::timeout(Duration::from_secs(1), reader.next()).await;
+        assert!(idle.is_err(), "nothing to read");
+        assert!(
+            !reader.holds_buffers(),
+            "waiting between stanzas holds no buffer"
+        );
+    }
+}

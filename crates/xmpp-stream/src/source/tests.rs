@@ -88,3 +88,32 @@ async fn whitespace_is_skipped_up_to_what_is_available() {
     assert_eq!(s.skip_whitespace().await.unwrap(), Gap::Whitespace);
     assert_eq!(s.skip_whitespace().await.unwrap(), Gap::Eof);
 }
+
+#[tokio::test]
+async fn an_idle_source_holds_no_buffer() {
+    // Chunked with `pending`: every chunk is preceded by a Pending, as on a quiet socket.
+    let mut s = source(b"<a/><b/>", vec![4], 1000);
+    assert!(!s.holds_buffer(), "nothing read yet");
+    let data = s.peek_at_least(1).await.unwrap().to_vec();
+    assert_eq!(data, b"<a/>");
+    assert!(s.holds_buffer());
+    s.consume(4);
+    let mut s = BoundedSource::new(Chunked::new(b"<a/><b/>".to_vec(), vec![4], true), 1000);
+    let mut seen = Vec::new();
+    loop {
+        let waker = std::task::Waker::noop();
+        let mut cx = Context::from_waker(waker);
+        match Pin::new(&mut s).poll_fill_buf(&mut cx) {
+            Poll::Pending => assert!(!s.holds_buffer(), "a read that finds nothing frees it"),
+            Poll::Ready(Ok([])) => break,
+            Poll::Ready(Ok(bytes)) => {
+                let n = bytes.len();
+                seen.extend_from_slice(bytes);
+                assert!(s.holds_buffer());
+                Pin::new(&mut s).consume(n);
+            }
+            Poll::Ready(Err(e)) => panic!("{e}"),
+        }
+    }
+    assert_eq!(seen, b"<a/><b/>", "nothing lost across the releases");
+}
