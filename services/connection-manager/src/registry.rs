@@ -226,6 +226,8 @@ impl SessionRegistry {
         if let Some(existing) = sessions.iter().find(|s| s.jid == handle.jid) {
             return Err(existing.clone());
         }
+        // Most users have one resource: grow by one, not to Vec's first step of four.
+        sessions.reserve_exact(1);
         sessions.push(handle);
         Ok(())
     }
@@ -238,6 +240,8 @@ impl SessionRegistry {
             .iter()
             .position(|s| s.jid == handle.jid)
             .map(|i| sessions.swap_remove(i));
+        // Most users have one resource: grow by one, not to Vec's first step of four.
+        sessions.reserve_exact(1);
         sessions.push(handle);
         old
     }
@@ -317,6 +321,19 @@ mod tests {
             h.control().reason().unwrap().condition,
             StreamErrorCondition::ResourceConstraint
         );
+    }
+
+    #[test]
+    fn a_users_first_session_takes_room_for_one() {
+        let reg = SessionRegistry::new();
+        let (a, _ra) = handle("juliet@example.com/balcony", 4);
+        let (b, _rb) = handle("juliet@example.com/chamber", 4);
+        let bare = Jid::new("juliet@example.com").unwrap();
+        reg.try_bind(a).unwrap();
+        assert_eq!(reg.lock().get(&bare).unwrap().capacity(), 1);
+        reg.try_bind(b).unwrap();
+        assert_eq!(reg.lock().get(&bare).unwrap().capacity(), 2);
+        assert_eq!(reg.sessions_of(&bare).len(), 2);
     }
 
     #[test]
