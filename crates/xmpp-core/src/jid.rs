@@ -230,6 +230,12 @@ impl Jid {
     pub fn as_str(&self) -> &str {
         &self.full
     }
+
+    /// How many `Jid` values share this one's storage (clones count, equal JIDs parsed
+    /// separately do not): lets a pool of shared JIDs see which ones only it still holds.
+    pub fn holders(&self) -> usize {
+        Arc::strong_count(&self.full)
+    }
 }
 
 impl PartialEq for Jid {

@@ -10,7 +10,10 @@
 //! Bound: a roster is kept only while its user has a session on the shard
 //! ([`CachedRosters::roster_of_online`] is asked only for them, and the shard calls
 //! [`CachedRosters::forget`] when the last session ends), so memory grows with the online
-//! users and their roster sizes, which the roster item limit already bounds.
+//! users and their roster sizes, which the roster item limit already bounds. Contact JIDs
+//! are shared among the held rosters ([`pool`]).
+
+mod pool;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -19,6 +22,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use async_trait::async_trait;
 use storage::{AccountName, RosterChanges, RosterEntry, RosterStore, RosterVersion, StoreError};
 use xmpp_core::Jid;
+
+use self::pool::JidPool;
 
 /// One user's roster as presence processing reads it: each contact with the two
 /// subscription bits presence needs, and nothing else (names, groups and pending states
@@ -75,14 +80,22 @@ impl Roster {
 /// A [`RosterStore`] that keeps the rosters of online users in memory.
 pub struct CachedRosters {
     inner: Arc<dyn RosterStore>,
-    online: Mutex<HashMap<AccountName, Arc<Roster>>>,
+    held: Mutex<Held>,
+}
+
+/// What [`CachedRosters`] keeps, under one lock.
+#[derive(Default)]
+struct Held {
+    online: HashMap<AccountName, Arc<Roster>>,
+    /// The contact JIDs of the rosters in `online`, one copy each.
+    pool: JidPool,
 }
 
 impl fmt::Debug for CachedRosters {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CachedRosters")
             .field("inner", &self.inner)
-            .field("held", &self.lock().len())
+            .field("held", &self.lock().online.len())
             .finish()
     }
 }
@@ -92,7 +105,7 @@ impl CachedRosters {
     pub fn new(inner: Arc<dyn RosterStore>) -> Self {
         Self {
             inner,
-            online: Mutex::new(HashMap::new()),
+            held: Mutex::default(),
         }
     }
 
@@ -100,12 +113,18 @@ impl CachedRosters {
     /// the store and kept until it changes or the user's last session ends. The caller
     /// holds the user's lock, so no write of the same roster runs meanwhile.
     pub async fn roster_of_online(&self, owner: &AccountName) -> Result<Arc<Roster>, StoreError> {
-        if let Some(roster) = self.lock().get(owner) {
+        if let Some(roster) = self.lock().online.get(owner) {
             return Ok(roster.clone());
         }
         let (_, entries) = self.inner.roster(owner).await?;
-        let roster = Arc::new(Roster::new(entries));
-        self.lock().insert(owner.clone(), roster.clone());
+        // Parsed outside the lock: normalizing JIDs is the costly part.
+        let mut roster = Roster::new(entries);
+        let mut held = self.lock();
+        for contact in &mut roster.contacts {
+            contact.jid = held.pool.intern(contact.jid.clone());
+        }
+        let roster = Arc::new(roster);
+        held.online.insert(owner.clone(), roster.clone());
         Ok(roster)
     }
 
@@ -113,26 +132,26 @@ impl CachedRosters {
     /// is kept: presence asks through [`Self::roster_of_online`]).
     #[cfg(test)]
     pub fn held(&self, owner: &AccountName) -> Option<Arc<Roster>> {
-        self.lock().get(owner).cloned()
+        self.lock().online.get(owner).cloned()
     }
 
     /// Drops the copy of `owner`'s roster: the user's last session ended.
     pub fn forget(&self, owner: &AccountName) {
-        self.lock().remove(owner);
+        self.lock().online.remove(owner);
     }
 
     /// Number of rosters held.
     pub fn len(&self) -> usize {
-        self.lock().len()
+        self.lock().online.len()
     }
 
     /// Whether no roster is held.
     pub fn is_empty(&self) -> bool {
-        self.lock().is_empty()
+        self.lock().online.is_empty()
     }
 
-    fn lock(&self) -> MutexGuard<'_, HashMap<AccountName, Arc<Roster>>> {
-        self.online.lock().unwrap_or_else(|p| p.into_inner())
+    fn lock(&self) -> MutexGuard<'_, Held> {
+        self.held.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 

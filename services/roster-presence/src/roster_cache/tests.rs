@@ -119,3 +119,20 @@ async fn a_stored_contact_that_is_not_a_jid_is_left_out() {
     let roster = cached.roster_of_online(&juliet()).await.unwrap();
     assert_eq!(contacts(&roster), ["romeo@example.org"]);
 }
+
+#[tokio::test]
+async fn a_contact_in_several_held_rosters_is_stored_once() {
+    let (store, cached) = setup().await;
+    create_owner(store.as_ref(), "nurse").await;
+    let nurse = AccountName::new("nurse", "example.org");
+    store
+        .put_entry(&nurse, &both("romeo@example.org"))
+        .await
+        .unwrap();
+    let of_juliet = cached.roster_of_online(&juliet()).await.unwrap();
+    let of_nurse = cached.roster_of_online(&nurse).await.unwrap();
+    let (a, b) = (&of_juliet.contacts()[0].jid, &of_nurse.contacts()[0].jid);
+    assert_eq!(a.as_str(), "romeo@example.org");
+    assert_eq!(a.as_str().as_ptr(), b.as_str().as_ptr());
+    assert_eq!(a.holders(), 3, "two rosters and the pool");
+}
