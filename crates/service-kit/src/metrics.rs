@@ -78,6 +78,7 @@ struct Inner {
     fanout_latency: Histogram,
     dependency_errors: Family<DependencyLabels, Counter>,
     shard_sessions: Gauge,
+    shard_calls_waiting: Gauge,
 }
 
 impl fmt::Debug for Metrics {
@@ -163,6 +164,13 @@ impl Metrics {
             "Client sessions known to this roster-presence shard",
             shard_sessions.clone(),
         );
+        let shard_calls_waiting = Gauge::default();
+        registry.register(
+            "shard_calls_waiting",
+            "Calls to roster-presence shards waiting at this connection manager for one of its \
+             limits.max_shard_calls slots",
+            shard_calls_waiting.clone(),
+        );
         for kind in STANZA_KINDS {
             let _ = stanzas_in.get_or_create(&KindLabels { kind });
             let _ = stanzas_out.get_or_create(&KindLabels { kind });
@@ -183,8 +191,20 @@ impl Metrics {
                 fanout_latency,
                 dependency_errors,
                 shard_sessions,
+                shard_calls_waiting,
             }),
         }
+    }
+
+    /// A call to a shard began waiting for a slot (`starling_shard_calls_waiting` + 1).
+    pub fn shard_call_wait_began(&self) {
+        self.inner.shard_calls_waiting.inc();
+    }
+
+    /// A call to a shard stopped waiting for a slot: it got one or was abandoned
+    /// (`starling_shard_calls_waiting` − 1).
+    pub fn shard_call_wait_ended(&self) {
+        self.inner.shard_calls_waiting.dec();
     }
 
     /// A client session opened on this node (`starling_sessions` + 1).

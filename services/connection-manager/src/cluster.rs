@@ -17,10 +17,12 @@ use cluster_api::v1::{
     StanzaInRequest,
 };
 use service_kit::Metrics;
-use tokio::sync::Mutex;
+use tokio::sync::{Mutex, SemaphorePermit};
 use tokio_util::sync::CancellationToken;
 use xmpp_core::{Jid, Stanza};
 
+use crate::call_gate::CallGate;
+use crate::config::Limits;
 use crate::registry::{SessionHandle, SessionRegistry};
 use crate::server::C2sServer;
 
@@ -45,6 +47,8 @@ pub struct Cluster {
     /// the last. A tokio mutex: it is held across the subscribe call, so a second session
     /// of the same user waits until the channel is really subscribed.
     users: Mutex<HashMap<Jid, usize>>,
+    /// Bounds the calls to the shards in flight from this node.
+    gate: CallGate,
     metrics: Metrics,
 }
 
@@ -60,8 +64,16 @@ impl Cluster {
             shards,
             subscriptions,
             users: Mutex::default(),
+            gate: CallGate::new(Limits::default().max_shard_calls),
             metrics: Metrics::new(),
         }
+    }
+
+    /// Allows at most `limit` calls to the shards in flight from this node
+    /// ([`Limits::max_shard_calls`]).
+    pub fn with_call_limit(mut self, limit: usize) -> Self {
+        self.gate = CallGate::new(limit);
+        self
     }
 
     /// Reports to `metrics` instead of a private registry.
@@ -104,8 +116,10 @@ impl Cluster {
             session: Some(self.address(session)),
             restored: None,
         });
+        let slot = self.call_slot().await;
         let started = Instant::now();
         let result = self.shards.for_jid(&user).session_bound(request).await;
+        drop(slot);
         self.observe("SessionBound", started, result.as_ref().err());
         if let Err(status) = result {
             self.release(&user).await;
@@ -122,8 +136,10 @@ impl Cluster {
         let request = self.traced(SessionClosedRequest {
             session: Some(self.address(session)),
         });
+        let slot = self.call_slot().await;
         let started = Instant::now();
         let result = self.shards.for_jid(&user).session_closed(request).await;
+        drop(slot);
         self.observe("SessionClosed", started, result.as_ref().err());
         if let Err(status) = result {
             tracing::warn!(jid = %session.jid(), %status, "unregistering a session failed");
@@ -161,11 +177,24 @@ impl Cluster {
             stanza: Some(envelope),
             direction: direction.into(),
         });
+        let slot = self.call_slot().await;
         let started = Instant::now();
         let result = self.shards.for_jid(owner).stanza_in(request).await;
+        drop(slot);
         self.observe("StanzaIn", started, result.as_ref().err());
         result?;
         Ok(())
+    }
+
+    /// A slot for one call to a shard ([`CallGate`]); a wait for one shows in
+    /// `starling_shard_calls_waiting`.
+    async fn call_slot(&self) -> SemaphorePermit<'_> {
+        if let Some(slot) = self.gate.try_slot() {
+            return slot;
+        }
+        self.metrics.shard_call_wait_began();
+        let _waiting = WaitEnds(&self.metrics);
+        self.gate.slot().await
     }
 
     /// A request carrying the current span's trace context, so the shard's span joins the
@@ -205,7 +234,10 @@ impl Cluster {
                 session: Some(self.address(session)),
                 restored: Some(session.restored()),
             };
-            match client.session_bound(self.traced(request)).await {
+            let slot = self.call_slot().await;
+            let result = client.session_bound(self.traced(request)).await;
+            drop(slot);
+            match result {
                 Ok(_) => registered += 1,
                 Err(status) => {
                     tracing::warn!(jid = %session.jid(), %status, "registering a session again failed");
@@ -227,6 +259,16 @@ impl Cluster {
                 tracing::warn!(%user, %error, "unsubscribing a user's channel failed");
             }
         }
+    }
+}
+
+/// Ends a wait for a call slot in the metrics when dropped, so that a wait that is
+/// abandoned (its session ended) is counted out too.
+struct WaitEnds<'a>(&'a Metrics);
+
+impl Drop for WaitEnds<'_> {
+    fn drop(&mut self) {
+        self.0.shard_call_wait_ended();
     }
 }
 

@@ -117,6 +117,12 @@ pub struct Limits {
     /// session is closed with `<resource-constraint/>` rather than let one reader hold
     /// server memory or slow its senders (senders never wait on a slow reader).
     pub outbound_queue: usize,
+    /// Calls to the roster-presence shards in flight from this connection manager. Past it a
+    /// call waits for one to finish, first come first served, and its session reads nothing
+    /// meanwhile (TCP pushes back on the client; a login waits within its handshake
+    /// deadline), so that shards that fall behind finish the calls they took within the call
+    /// deadline instead of failing all of them (`call_gate.rs`).
+    pub max_shard_calls: usize,
     /// Seconds a shutting-down server waits for streams to close before it exits anyway.
     pub shutdown_grace_secs: u64,
 }
@@ -136,6 +142,7 @@ impl Default for Limits {
             max_auth_attempts: 3,
             max_bind_attempts: 5,
             outbound_queue: 1024,
+            max_shard_calls: 256,
             shutdown_grace_secs: 5,
         }
     }
@@ -164,6 +171,7 @@ impl Limits {
             ("max_stanza_bytes", self.max_stanza_bytes),
             ("max_depth", self.max_depth),
             ("outbound_queue", self.outbound_queue),
+            ("max_shard_calls", self.max_shard_calls),
         ];
         for (name, value) in positive {
             if value == 0 {

@@ -4,6 +4,7 @@
 //! Architecture invariant: this is the only crate that touches client sockets. It holds nothing
 //! durable; killing it loses only its connections.
 
+mod call_gate;
 pub mod cluster;
 pub mod config;
 mod handlers;

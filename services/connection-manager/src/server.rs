@@ -52,6 +52,7 @@ impl C2sServer {
         scram_decoy_secret: [u8; 32],
         cluster: Cluster,
     ) -> Arc<Self> {
+        let cluster = cluster.with_call_limit(config.limits.max_shard_calls);
         Arc::new(Self {
             config,
             tls_acceptor: tokio_rustls::TlsAcceptor::from(tls),

@@ -429,3 +429,45 @@ async fn stanza_rate_is_shaped_not_dropped() {
     );
     server.stop().await;
 }
+
+#[tokio::test]
+async fn one_shard_call_at_a_time_still_serves_everyone_in_order() {
+    // `limits.max_shard_calls` = 1: logins and every routed stanza of three sessions queue
+    // for the same slot; everything still arrives, in each sender's order.
+    let server = start_plain(|c| c.limits.max_shard_calls = 1).await;
+    let (a, b, c) = tokio::join!(
+        plain_login(&server, "juliet", None),
+        plain_login(&server, "romeo", None),
+        plain_login(&server, "nurse", None),
+    );
+    let mut clients = [a, b, c];
+    let jids: Vec<_> = clients.iter().map(|(_, jid)| jid.clone()).collect();
+    for (i, (client, _)) in clients.iter_mut().enumerate() {
+        let to = &jids[(i + 1) % 3];
+        for n in 0..30 {
+            client.queue(
+                &Element::new("message", ns::JABBER_CLIENT)
+                    .with_attr("to", to.as_str())
+                    .with_attr("id", format!("{i}-{n}")),
+            );
+        }
+        client.flush().await.unwrap();
+    }
+    for (i, (client, _)) in clients.iter_mut().enumerate() {
+        let from = (i + 2) % 3;
+        for n in 0..30 {
+            let m = tokio::time::timeout(Duration::from_secs(10), client.next_element())
+                .await
+                .expect("a message did not arrive")
+                .unwrap();
+            assert_eq!(m.attr("id"), Some(format!("{from}-{n}").as_str()));
+            assert_eq!(m.attr("from"), Some(jids[from].as_str()));
+        }
+    }
+    let metrics = server.server.cluster.metrics().encode();
+    assert!(
+        metrics.lines().any(|l| l == "starling_shard_calls_waiting 0"),
+        "every wait ended: {metrics}"
+    );
+    server.stop().await;
+}

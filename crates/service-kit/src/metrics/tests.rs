@@ -26,6 +26,7 @@ fn every_family_is_exported_with_its_type() {
         ("starling_fanout_latency_seconds", "histogram"),
         ("starling_dependency_errors", "counter"),
         ("starling_shard_sessions", "gauge"),
+        ("starling_shard_calls_waiting", "gauge"),
     ] {
         let line = format!("# TYPE {name} {kind}");
         assert!(
@@ -95,6 +96,13 @@ fn counters_and_gauges_follow_the_accessors() {
     assert_eq!(
         sample(&metrics.encode(), "starling_shard_sessions"),
         Some(42.0)
+    );
+    metrics.shard_call_wait_began();
+    metrics.shard_call_wait_began();
+    metrics.shard_call_wait_ended();
+    assert_eq!(
+        sample(&metrics.encode(), "starling_shard_calls_waiting"),
+        Some(1.0)
     );
 }
 
