@@ -142,7 +142,7 @@ impl Default for Limits {
             max_auth_attempts: 3,
             max_bind_attempts: 5,
             outbound_queue: 1024,
-            max_shard_calls: 256,
+            max_shard_calls: 64,
             shutdown_grace_secs: 5,
         }
     }

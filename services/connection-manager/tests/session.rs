@@ -466,7 +466,9 @@ async fn one_shard_call_at_a_time_still_serves_everyone_in_order() {
     }
     let metrics = server.server.cluster.metrics().encode();
     assert!(
-        metrics.lines().any(|l| l == "starling_shard_calls_waiting 0"),
+        metrics
+            .lines()
+            .any(|l| l == "starling_shard_calls_waiting 0"),
         "every wait ended: {metrics}"
     );
     server.stop().await;
