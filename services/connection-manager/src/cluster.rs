@@ -116,11 +116,12 @@ impl Cluster {
             session: Some(self.address(session)),
             restored: None,
         });
-        let slot = self.call_slot().await;
-        let started = Instant::now();
-        let result = self.shards.for_jid(&user).session_bound(request).await;
-        drop(slot);
-        self.observe("SessionBound", started, result.as_ref().err());
+        let result = self
+            .call(
+                "SessionBound",
+                self.shards.for_jid(&user).session_bound(request),
+            )
+            .await;
         if let Err(status) = result {
             self.release(&user).await;
             return Err(status.into());
@@ -136,11 +137,12 @@ impl Cluster {
         let request = self.traced(SessionClosedRequest {
             session: Some(self.address(session)),
         });
-        let slot = self.call_slot().await;
-        let started = Instant::now();
-        let result = self.shards.for_jid(&user).session_closed(request).await;
-        drop(slot);
-        self.observe("SessionClosed", started, result.as_ref().err());
+        let result = self
+            .call(
+                "SessionClosed",
+                self.shards.for_jid(&user).session_closed(request),
+            )
+            .await;
         if let Err(status) = result {
             tracing::warn!(jid = %session.jid(), %status, "unregistering a session failed");
         }
@@ -177,13 +179,23 @@ impl Cluster {
             stanza: Some(envelope),
             direction: direction.into(),
         });
-        let slot = self.call_slot().await;
-        let started = Instant::now();
-        let result = self.shards.for_jid(owner).stanza_in(request).await;
-        drop(slot);
-        self.observe("StanzaIn", started, result.as_ref().err());
-        result?;
+        self.call("StanzaIn", self.shards.for_jid(owner).stanza_in(request))
+            .await?;
         Ok(())
+    }
+
+    /// Makes one call to a shard once it has a slot ([`CallGate`]), and records its duration
+    /// (from the slot, not from the wait) and failure.
+    async fn call<T>(
+        &self,
+        method: &'static str,
+        call: impl Future<Output = Result<T, tonic::Status>>,
+    ) -> Result<T, tonic::Status> {
+        let _slot = self.call_slot().await;
+        let started = Instant::now();
+        let result = call.await;
+        self.observe(method, started, result.as_ref().err());
+        result
     }
 
     /// A slot for one call to a shard ([`CallGate`]); a wait for one shows in
