@@ -40,6 +40,15 @@ fn latency_histogram() -> Histogram {
     Histogram::new(exponential_buckets(0.000_05, 2.0, 18))
 }
 
+/// Wait buckets in seconds: 100 µs doubling up to 52.4 s (20 buckets, plus `+Inf`).
+///
+/// A call that finds a free slot waits nothing (the first bucket); under a login storm calls
+/// wait for seconds (tens of seconds when 100,000 sessions log in on one machine), and those
+/// must land in finite buckets to be told apart.
+fn wait_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(0.000_1, 2.0, 20))
+}
+
 /// The `kind` label of the stanza counters.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct KindLabels {
@@ -79,6 +88,7 @@ struct Inner {
     dependency_errors: Family<DependencyLabels, Counter>,
     shard_sessions: Gauge,
     shard_calls_waiting: Gauge,
+    shard_call_wait: Histogram,
 }
 
 impl fmt::Debug for Metrics {
@@ -171,6 +181,14 @@ impl Metrics {
              limits.max_shard_calls slots",
             shard_calls_waiting.clone(),
         );
+        let shard_call_wait = wait_histogram();
+        registry.register_with_unit(
+            "shard_call_wait",
+            "Time calls to roster-presence shards waited at this connection manager for a \
+             limits.max_shard_calls slot (0 when one was free; abandoned waits are left out)",
+            Unit::Seconds,
+            shard_call_wait.clone(),
+        );
         for kind in STANZA_KINDS {
             let _ = stanzas_in.get_or_create(&KindLabels { kind });
             let _ = stanzas_out.get_or_create(&KindLabels { kind });
@@ -192,6 +210,7 @@ impl Metrics {
                 dependency_errors,
                 shard_sessions,
                 shard_calls_waiting,
+                shard_call_wait,
             }),
         }
     }
@@ -205,6 +224,11 @@ impl Metrics {
     /// (`starling_shard_calls_waiting` − 1).
     pub fn shard_call_wait_ended(&self) {
         self.inner.shard_calls_waiting.dec();
+    }
+
+    /// A call to a shard got its slot after waiting `waited` (zero when one was free).
+    pub fn shard_call_waited(&self, waited: Duration) {
+        self.inner.shard_call_wait.observe(waited.as_secs_f64());
     }
 
     /// A client session opened on this node (`starling_sessions` + 1).

@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bus::{Inbox, Subscriptions};
 use cluster_api::ShardClients;
@@ -199,14 +199,19 @@ impl Cluster {
     }
 
     /// A slot for one call to a shard ([`CallGate`]); a wait for one shows in
-    /// `starling_shard_calls_waiting`.
+    /// `starling_shard_calls_waiting` while it lasts and in `starling_shard_call_wait_seconds`
+    /// once it got its slot.
     async fn call_slot(&self) -> SemaphorePermit<'_> {
         if let Some(slot) = self.gate.try_slot() {
+            self.metrics.shard_call_waited(Duration::ZERO);
             return slot;
         }
         self.metrics.shard_call_wait_began();
         let _waiting = WaitEnds(&self.metrics);
-        self.gate.slot().await
+        let began = Instant::now();
+        let slot = self.gate.slot().await;
+        self.metrics.shard_call_waited(began.elapsed());
+        slot
     }
 
     /// A request carrying the current span's trace context, so the shard's span joins the
@@ -246,9 +251,9 @@ impl Cluster {
                 session: Some(self.address(session)),
                 restored: Some(session.restored()),
             };
-            let slot = self.call_slot().await;
-            let result = client.session_bound(self.traced(request)).await;
-            drop(slot);
+            let result = self
+                .call("SessionBound", client.session_bound(self.traced(request)))
+                .await;
             match result {
                 Ok(_) => registered += 1,
                 Err(status) => {
@@ -298,9 +303,8 @@ pub async fn run_inbox(server: Arc<C2sServer>, mut inbox: Inbox, shutdown: Cance
         metrics.fanout_delivered();
         if delivery.published_unix_micros > 0 {
             let micros = cluster_api::convert::unix_micros_now() - delivery.published_unix_micros;
-            metrics.fanout_latency_observe(std::time::Duration::from_micros(
-                u64::try_from(micros).unwrap_or(0),
-            ));
+            metrics
+                .fanout_latency_observe(Duration::from_micros(u64::try_from(micros).unwrap_or(0)));
         }
         if delivery.trace_context.is_empty() {
             deliver(&server.sessions, metrics, delivery);

@@ -27,6 +27,7 @@ fn every_family_is_exported_with_its_type() {
         ("starling_dependency_errors", "counter"),
         ("starling_shard_sessions", "gauge"),
         ("starling_shard_calls_waiting", "gauge"),
+        ("starling_shard_call_wait_seconds", "histogram"),
     ] {
         let line = format!("# TYPE {name} {kind}");
         assert!(
@@ -103,6 +104,32 @@ fn counters_and_gauges_follow_the_accessors() {
     assert_eq!(
         sample(&metrics.encode(), "starling_shard_calls_waiting"),
         Some(1.0)
+    );
+}
+
+#[test]
+fn shard_call_waits_reach_tens_of_seconds() {
+    let metrics = Metrics::new();
+    metrics.shard_call_waited(Duration::ZERO);
+    metrics.shard_call_waited(Duration::from_millis(3));
+    metrics.shard_call_waited(Duration::from_secs(36));
+    metrics.shard_call_waited(Duration::from_secs(60));
+    let text = metrics.encode();
+    let bucket = |le: &str| {
+        sample(
+            &text,
+            &format!("starling_shard_call_wait_seconds_bucket{{le=\"{le}\"}}"),
+        )
+    };
+    assert_eq!(bucket("0.0001"), Some(1.0), "{text}");
+    assert_eq!(bucket("0.0016"), Some(1.0));
+    assert_eq!(bucket("0.0032"), Some(2.0));
+    assert_eq!(bucket("26.2144"), Some(2.0));
+    assert_eq!(bucket("52.4288"), Some(3.0));
+    assert_eq!(bucket("+Inf"), Some(4.0));
+    assert_eq!(
+        sample(&text, "starling_shard_call_wait_seconds_count"),
+        Some(4.0)
     );
 }
 
