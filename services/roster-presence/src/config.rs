@@ -16,17 +16,22 @@ pub struct ShardConfig {
     pub offline_quota: usize,
     /// Longest roster item name and group name accepted in a roster set (§2.3.3).
     pub roster_limits: RosterLimits,
+    /// Stanzas that processing one stanza routes to other users at once: a login's probes,
+    /// one per contact (RFC 6121 §4.3.1), each a call to the contact's shard unless it is
+    /// this one. Past it, the next waits for one to finish. At least 1.
+    pub max_routes_in_flight: usize,
 }
 
 impl ShardConfig {
     /// Defaults for `domain`: 1,000 roster items and 100 offline messages, the orders of
-    /// magnitude other servers default to.
+    /// magnitude other servers default to, and 16 routes in flight.
     pub fn new(domain: impl Into<String>) -> Self {
         Self {
             domain: domain.into(),
             max_roster_items: 1000,
             offline_quota: 100,
             roster_limits: RosterLimits::default(),
+            max_routes_in_flight: 16,
         }
     }
 }

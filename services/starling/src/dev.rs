@@ -47,6 +47,8 @@ pub struct DevConfig {
     pub max_roster_items: usize,
     /// See [`ShardConfig::offline_quota`].
     pub offline_quota: usize,
+    /// See [`ShardConfig::max_routes_in_flight`].
+    pub max_routes_in_flight: usize,
     /// Deliveries the connection manager's bus inbox holds before the bus waits (and, past
     /// its publish timeout, drops; see the `bus` crate).
     pub inbox_capacity: usize,
@@ -67,6 +69,7 @@ impl Default for DevConfig {
             sasl_mechanisms: c2s.sasl_mechanisms,
             max_roster_items: shard.max_roster_items,
             offline_quota: shard.offline_quota,
+            max_routes_in_flight: shard.max_routes_in_flight,
             inbox_capacity: 4096,
         }
     }
@@ -82,6 +85,9 @@ impl DevConfig {
         let config: DevConfig = load_config(&sources, args).map_err(|e| e.to_string())?;
         let c2s = c2s_settings!(config).validate()?;
         check_inbox_capacity(config.inbox_capacity)?;
+        if config.max_routes_in_flight == 0 {
+            return Err("max_routes_in_flight must be at least 1".into());
+        }
         Ok((config, c2s))
     }
 }
@@ -112,6 +118,7 @@ async fn run(config: DevConfig, c2s: C2sConfig) -> Result<(), String> {
     let mut shard_config = ShardConfig::new(c2s.domain.clone());
     shard_config.max_roster_items = config.max_roster_items;
     shard_config.offline_quota = config.offline_quota;
+    shard_config.max_routes_in_flight = config.max_routes_in_flight;
     let shards = roster_presence::in_process::start(
         shard_config,
         Stores::sqlite(store.clone()),

@@ -7,9 +7,18 @@
 //! that everything still happens in the order processing decided: a contact's shard may
 //! answer a routed stanza with deliveries to this user, which must come after the ones
 //! decided before it.
+//!
+//! Consecutive routes go out together: those for different users at once (up to
+//! [`ShardConfig::max_routes_in_flight`](crate::config::ShardConfig::max_routes_in_flight)),
+//! those for one user one after another. A login probes every contact (RFC 6121 §4.3.1),
+//! so one at a time its initial presence took a call to another shard per contact there; it
+//! now takes about as long as the slowest.
+
+use std::collections::HashMap;
 
 use cluster_api::convert;
 use cluster_api::v1::{Delivery, Direction, StanzaInRequest};
+use futures::StreamExt;
 use service_kit::propagation;
 use tonic::{Request, Status};
 use tracing::Span;
@@ -26,7 +35,12 @@ impl RosterPresenceService {
     pub async fn execute(&self, effects: Effects) -> Result<(), Status> {
         let mut failure = None;
         let mut batch = Vec::new();
+        let mut routes = Vec::new();
         for effect in effects.0 {
+            if !routes.is_empty() && !matches!(effect, Effect::Route(_)) {
+                self.route_all(std::mem::take(&mut routes), &mut failure)
+                    .await;
+            }
             match effect {
                 Effect::Deliver {
                     user,
@@ -46,12 +60,12 @@ impl RosterPresenceService {
                 }
                 Effect::Route(stanza) => {
                     self.publish(std::mem::take(&mut batch), &mut failure).await;
-                    if let Err(status) = self.route(stanza).await {
-                        failure.get_or_insert(status);
-                    }
+                    routes.push(stanza);
                 }
             }
         }
+        // Routes are sent before a later delivery is batched, so one of the two is empty.
+        self.route_all(routes, &mut failure).await;
         self.publish(batch, &mut failure).await;
         failure.map_or(Ok(()), Err)
     }
@@ -71,6 +85,36 @@ impl RosterPresenceService {
             tracing::warn!(%error, "publishing deliveries failed");
             self.shard.metrics().dependency_error("redis");
             failure.get_or_insert_with(|| Status::unavailable(format!("bus: {error}")));
+        }
+    }
+
+    /// Routes a run of consecutive stanzas, recording a failure: those for different users at
+    /// once, up to `max_routes_in_flight`, and those for one user in their order.
+    async fn route_all(&self, stanzas: Vec<Stanza>, failure: &mut Option<Status>) {
+        if stanzas.len() <= 1 {
+            for stanza in stanzas {
+                if let Err(status) = self.route(stanza).await {
+                    failure.get_or_insert(status);
+                }
+            }
+            return;
+        }
+        let in_flight = self.shard.config().max_routes_in_flight;
+        let mut results = futures::stream::iter(by_recipient(stanzas))
+            .map(|group| async move {
+                let mut first = Ok(());
+                for stanza in group {
+                    if let Err(status) = self.route(stanza).await {
+                        first = first.and(Err(status));
+                    }
+                }
+                first
+            })
+            .buffer_unordered(in_flight);
+        while let Some(result) = results.next().await {
+            if let Err(status) = result {
+                failure.get_or_insert(status);
+            }
         }
     }
 
@@ -106,6 +150,27 @@ impl RosterPresenceService {
         }
         Ok(())
     }
+}
+
+/// `stanzas` split by the user they are addressed to, each user's in their order: stanzas
+/// for one entity are processed in the order they were sent (RFC 6120 §10.1), while those
+/// for different users may pass each other.
+fn by_recipient(stanzas: Vec<Stanza>) -> Vec<Vec<Stanza>> {
+    let mut index: HashMap<Option<Jid>, usize> = HashMap::new();
+    let mut groups: Vec<Vec<Stanza>> = Vec::new();
+    for stanza in stanzas {
+        let user = stanza
+            .to()
+            .and_then(|to| Jid::new(to).ok())
+            .map(|to| to.bare());
+        let next = groups.len();
+        let slot = *index.entry(user).or_insert(next);
+        if slot == next {
+            groups.push(Vec::new());
+        }
+        groups[slot].push(stanza);
+    }
+    groups
 }
 
 /// The delivery of `stanza` to `target` among `user`'s sessions, carrying the current span's

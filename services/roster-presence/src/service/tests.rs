@@ -14,6 +14,7 @@ use xmpp_core::{Element, Stanza, ns};
 
 use super::*;
 use crate::config::ShardConfig;
+use crate::effects::Effects;
 use crate::shard::Stores;
 
 /// A bus whose every publish fails, as Redis does while it is away.
@@ -151,5 +152,160 @@ async fn stanzas_routed_to_the_shard_s_own_users_need_no_shard_clients() {
         answer.is_some_and(|(_, xml)| xml.contains("<show>away</show>")
             && xml.contains("to='juliet@example.org/balcony'")),
         "{published:#?}"
+    );
+}
+
+/// Another shard, as far as routing can tell: it records the stanzas routed to it as they
+/// finish. A call for `slow` takes 200 ms the first time; with `together` set, every call
+/// waits until that many are in flight at once.
+#[derive(Clone, Default)]
+struct PeerShard {
+    finished: Arc<std::sync::Mutex<Vec<String>>>,
+    slow: Option<String>,
+    together: Option<Arc<tokio::sync::Barrier>>,
+}
+
+#[tonic::async_trait]
+impl RosterPresence for PeerShard {
+    async fn session_bound(
+        &self,
+        _request: Request<SessionBoundRequest>,
+    ) -> Result<Response<SessionBoundResponse>, Status> {
+        Err(Status::unimplemented("not needed here"))
+    }
+
+    async fn session_closed(
+        &self,
+        _request: Request<SessionClosedRequest>,
+    ) -> Result<Response<SessionClosedResponse>, Status> {
+        Err(Status::unimplemented("not needed here"))
+    }
+
+    async fn stanza_in(
+        &self,
+        request: Request<StanzaInRequest>,
+    ) -> Result<Response<StanzaInResponse>, Status> {
+        let envelope = request.into_inner().stanza.unwrap();
+        let stanza = convert::stanza_of(&envelope).unwrap();
+        let (to, id) = (
+            stanza.to().unwrap().to_owned(),
+            stanza.id().unwrap().to_owned(),
+        );
+        if let Some(together) = &self.together {
+            together.wait().await;
+        }
+        if self.slow.as_deref() == Some(to.as_str()) && id == "1" {
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+        self.finished.lock().unwrap().push(format!("{to} {id}"));
+        Ok(Response::new(StanzaInResponse {}))
+    }
+
+    async fn incarnation(
+        &self,
+        _request: Request<IncarnationRequest>,
+    ) -> Result<Response<IncarnationResponse>, Status> {
+        Ok(Response::new(IncarnationResponse { incarnation: 1 }))
+    }
+}
+
+/// Shard 0 of two, with `in_flight` routes at once, whose peer is `peer`; and `n` users of
+/// the other shard.
+async fn shard_zero_of_two(
+    peer: PeerShard,
+    n: usize,
+    in_flight: usize,
+) -> (RosterPresenceService, Vec<String>) {
+    use cluster_api::v1::roster_presence_server::RosterPresenceServer;
+    let store = Arc::new(SqliteStore::open_in_memory().await.unwrap());
+    let mut config = ShardConfig::new("example.org");
+    config.max_routes_in_flight = in_flight;
+    let shard = Arc::new(Shard::new(config, Stores::sqlite(store)));
+    let channel = cluster_api::in_process::channel(RosterPresenceServer::new(peer));
+    let peers = ShardClients::new(vec![channel.clone(), channel]);
+    let theirs = (0..)
+        .map(|i| format!("user{i}@example.org"))
+        .filter(|jid| peers.index_of(&Jid::new(jid).unwrap()) == 1)
+        .take(n)
+        .collect();
+    let ownership = Ownership {
+        index: 0,
+        count: peers.count(),
+    };
+    let service = RosterPresenceService::new(shard, Arc::new(RecordingBus::default()), ownership);
+    service.set_peers(peers);
+    (service, theirs)
+}
+
+fn probe(to: &str, id: &str) -> Element {
+    Element::from_xml(
+        &format!("<presence from='juliet@example.org/balcony' to='{to}' type='probe' id='{id}'/>"),
+        ns::JABBER_CLIENT,
+    )
+    .unwrap()
+}
+
+/// A login's probes to contacts on another shard (RFC 6121 §4.3.1) are in flight together:
+/// the peer answers none until all three arrived, so routing them one at a time never ends.
+#[tokio::test]
+async fn probes_to_users_of_another_shard_are_routed_at_once() {
+    let peer = PeerShard {
+        together: Some(Arc::new(tokio::sync::Barrier::new(3))),
+        ..PeerShard::default()
+    };
+    let finished = peer.finished.clone();
+    let (service, theirs) = shard_zero_of_two(peer, 3, 16).await;
+    let mut effects = Effects::new();
+    for user in &theirs {
+        effects.route_element(probe(user, "1"));
+    }
+    tokio::time::timeout(std::time::Duration::from_secs(20), service.execute(effects))
+        .await
+        .expect("the three probes were not in flight at once")
+        .unwrap();
+    assert_eq!(finished.lock().unwrap().len(), 3);
+}
+
+/// Stanzas routed to one user keep their order (RFC 6120 §10.1) even when the first is slow,
+/// while one for another user passes it.
+#[tokio::test]
+async fn stanzas_routed_to_one_user_keep_their_order() {
+    let (_, theirs) = shard_zero_of_two(PeerShard::default(), 2, 16).await;
+    let (a, b) = (theirs[0].clone(), theirs[1].clone());
+    let peer = PeerShard {
+        slow: Some(a.clone()),
+        ..PeerShard::default()
+    };
+    let finished = peer.finished.clone();
+    let (service, _) = shard_zero_of_two(peer, 0, 16).await;
+    let mut effects = Effects::new();
+    effects.route_element(probe(&a, "1"));
+    effects.route_element(probe(&b, "1"));
+    effects.route_element(probe(&a, "2"));
+    service.execute(effects).await.unwrap();
+    assert_eq!(
+        *finished.lock().unwrap(),
+        [format!("{b} 1"), format!("{a} 1"), format!("{a} 2")]
+    );
+}
+
+/// With one route in flight at most, the probes go one after another, in their order.
+#[tokio::test]
+async fn one_route_in_flight_sends_the_probes_in_order() {
+    let (_, theirs) = shard_zero_of_two(PeerShard::default(), 2, 16).await;
+    let (a, b) = (theirs[0].clone(), theirs[1].clone());
+    let peer = PeerShard {
+        slow: Some(a.clone()),
+        ..PeerShard::default()
+    };
+    let finished = peer.finished.clone();
+    let (service, _) = shard_zero_of_two(peer, 0, 1).await;
+    let mut effects = Effects::new();
+    effects.route_element(probe(&a, "1"));
+    effects.route_element(probe(&b, "1"));
+    service.execute(effects).await.unwrap();
+    assert_eq!(
+        *finished.lock().unwrap(),
+        [format!("{a} 1"), format!("{b} 1")]
     );
 }

@@ -60,6 +60,8 @@ pub struct RosterPresenceConfig {
     pub max_roster_items: usize,
     /// See [`ShardConfig::offline_quota`].
     pub offline_quota: usize,
+    /// See [`ShardConfig::max_routes_in_flight`].
+    pub max_routes_in_flight: usize,
     /// How often the liveness keys of connection managers are read, in milliseconds.
     pub liveness_check_interval_ms: u64,
     /// How long after a failed liveness read a missing key is not trusted, in milliseconds
@@ -88,6 +90,7 @@ impl Default for RosterPresenceConfig {
             otlp_endpoint: None,
             max_roster_items: shard.max_roster_items,
             offline_quota: shard.offline_quota,
+            max_routes_in_flight: shard.max_routes_in_flight,
             liveness_check_interval_ms: liveness.check_interval.as_millis() as u64,
             liveness_grace_ms: liveness.grace_after_error.as_millis() as u64,
         }
@@ -114,6 +117,9 @@ impl RosterPresenceConfig {
         required("database_url", &config.database_url)?;
         required("redis_url", &config.redis_url)?;
         millis("grpc_timeout_ms", config.grpc_timeout_ms)?;
+        if config.max_routes_in_flight == 0 {
+            return Err("max_routes_in_flight must be at least 1".into());
+        }
         if config.grpc_max_pending_resets == 0 {
             return Err("grpc_max_pending_resets must be at least 1".into());
         }
@@ -168,6 +174,7 @@ async fn run(config: RosterPresenceConfig, ownership: Ownership) -> Result<(), S
     let mut shard_config = ShardConfig::new(config.domain.clone());
     shard_config.max_roster_items = config.max_roster_items;
     shard_config.offline_quota = config.offline_quota;
+    shard_config.max_routes_in_flight = config.max_routes_in_flight;
     let shard =
         Arc::new(Shard::new(shard_config, Stores::backed_by(store)).with_metrics(metrics.clone()));
     let publisher: Arc<dyn Bus> = bus.clone();

@@ -145,6 +145,24 @@ fn a_shard_takes_its_limit_of_cancelled_calls_and_refuses_zero() {
     );
 }
 
+/// The routes one stanza sends at once: 16 by default (README), settable, zero refused.
+#[test]
+fn a_shard_takes_its_routes_in_flight_and_refuses_zero() {
+    let (config, _) = RosterPresenceConfig::load(&shard(Some(0), Some(1)), env(BACKENDS)).unwrap();
+    assert_eq!(config.max_routes_in_flight, 16);
+    let with = |v: &str| {
+        let mut vars = env(BACKENDS);
+        vars.push(("STARLING_MAX_ROUTES_IN_FLIGHT".into(), v.into()));
+        RosterPresenceConfig::load(&shard(Some(0), Some(1)), vars)
+    };
+    assert_eq!(with("4").unwrap().0.max_routes_in_flight, 4);
+    let err = with("0").unwrap_err();
+    assert!(
+        err.contains("max_routes_in_flight must be at least 1"),
+        "{err}"
+    );
+}
+
 /// The gRPC connection window: 8 MiB by default (README), settable, and within HTTP/2's
 /// bounds (RFC 9113 §6.9.1: at least the initial 65,535, at most 2^31 − 1).
 #[test]
