@@ -60,6 +60,9 @@ pub struct Receipt {
     pub recv_us: u64,
 }
 
+/// How many unexpected receipts a ledger describes; the rest are only counted.
+pub const UNEXPECTED_EXAMPLES: usize = 10;
+
 /// Latency histograms record microseconds up to this bound; larger values are clamped.
 const MAX_LATENCY_US: u64 = 600_000_000;
 
@@ -194,6 +197,9 @@ pub struct Ledger {
     stats: [PhaseStats; 3],
     /// Receipts that matched no expectation at all.
     pub unexpected: u64,
+    /// The first [`UNEXPECTED_EXAMPLES`] of them, described, so that a misdelivery can be
+    /// told from a stray duplicate.
+    pub unexpected_examples: Vec<String>,
 }
 
 impl Ledger {
@@ -210,6 +216,7 @@ impl Ledger {
             outstanding: 0,
             stats: [PhaseStats::new(), PhaseStats::new(), PhaseStats::new()],
             unexpected: 0,
+            unexpected_examples: Vec::new(),
         }
     }
 
@@ -258,7 +265,8 @@ impl Ledger {
         {
             let stats = &mut self.stats[e.phase.index()];
             if r.sender != Some(e.sender) {
-                self.unexpected += 1;
+                let why = format!("stamp of a stanza sent by user{}", e.sender);
+                self.count_unexpected(&r, &why);
             } else if let Some(i) = e.waiting.iter().position(|&w| w == r.recipient) {
                 e.waiting.swap_remove(i);
                 e.reached.push(r.recipient);
@@ -267,13 +275,13 @@ impl Ledger {
             } else if e.reached.contains(&r.recipient) {
                 stats.duplicates += 1;
             } else {
-                self.unexpected += 1;
+                self.count_unexpected(&r, "not among the stanza's recipients");
             }
             return;
         }
         let pair = r.sender.and_then(|s| self.mesh.get_mut(&(s, r.recipient)));
         let Some(count) = pair else {
-            self.unexpected += 1;
+            self.count_unexpected(&r, "not a contact of the sender");
             return;
         };
         *count += 1;
@@ -331,6 +339,37 @@ impl Ledger {
     pub fn stats(&self, phase: Phase) -> &PhaseStats {
         &self.stats[phase.index()]
     }
+}
+
+impl Ledger {
+    /// Counts `r` as unexpected and describes it if it is among the first few.
+    fn count_unexpected(&mut self, r: &Receipt, why: &str) {
+        self.unexpected += 1;
+        if self.unexpected_examples.len() < UNEXPECTED_EXAMPLES {
+            self.unexpected_examples
+                .push(describe(r, why, self.start_us));
+        }
+    }
+}
+
+/// One line on an unexpected receipt: who got what from whom, when, and why it matched
+/// nothing.
+fn describe(r: &Receipt, why: &str, start_us: u64) -> String {
+    let from = r
+        .sender
+        .map_or("someone outside the run".to_owned(), |s| format!("user{s}"));
+    let at = r.recv_us.saturating_sub(start_us) as f64 / 1e6;
+    let stamp = r.stamp.map_or(String::new(), |s| {
+        format!(
+            ", stamp {} sent at {:.3} s",
+            s.seq,
+            s.sent_us.saturating_sub(start_us) as f64 / 1e6
+        )
+    });
+    format!(
+        "user{} received from {from} at {at:.3} s{stamp}: {why}",
+        r.recipient
+    )
 }
 
 #[cfg(test)]

@@ -110,6 +110,11 @@ pub fn merge(mut runs: Vec<(String, Report)>) -> anyhow::Result<Report> {
         outcome,
         phases,
         unexpected,
+        unexpected_examples: reports
+            .iter()
+            .flat_map(|r| &r.unexpected_examples)
+            .cloned()
+            .collect(),
         disconnects,
         errors,
         server,

@@ -176,6 +176,9 @@ pub struct Report {
     pub phases: Vec<PhaseSummary>,
     /// Receipts that matched nothing.
     pub unexpected: u64,
+    /// The first of them, described (`accounting::UNEXPECTED_EXAMPLES` per process).
+    #[serde(default)]
+    pub unexpected_examples: Vec<String>,
     /// Streams that ended during the run.
     pub disconnects: u64,
     /// Error stanzas received.
@@ -285,6 +288,7 @@ impl Report {
             outcome,
             phases,
             unexpected: ledger.unexpected,
+            unexpected_examples: ledger.unexpected_examples.clone(),
             disconnects,
             errors,
             server,
@@ -347,6 +351,9 @@ impl Report {
             "- Unexpected receipts {}, disconnects {}, error stanzas {}",
             self.unexpected, self.disconnects, self.errors
         );
+        for example in &self.unexpected_examples {
+            let _ = writeln!(s, "  - {example}");
+        }
         if let Some(c) = &self.server {
             let pids = match (&self.merged, c.pid) {
                 (Some(m), _) => {

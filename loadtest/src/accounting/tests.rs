@@ -44,6 +44,29 @@ fn a_receipt_at_the_wrong_recipient_is_unexpected() {
     l.receive(receipt(9, 1, 99, T0, T0 + 10));
     assert_eq!(l.unexpected, 2);
     assert_eq!(l.outstanding(), 1);
+    assert_eq!(
+        l.unexpected_examples,
+        [
+            "user9 received from user1 at 0.000 s, stamp 1 sent at 0.000 s: \
+             not among the stanza's recipients",
+            "user9 received from user1 at 0.000 s, stamp 99 sent at 0.000 s: \
+             not a contact of the sender",
+        ]
+    );
+}
+
+#[test]
+fn only_the_first_unexpected_receipts_are_described() {
+    let mut l = Ledger::new(T0);
+    for n in 0..(UNEXPECTED_EXAMPLES as u64 + 5) {
+        l.receive(receipt(3, 4, 100 + n, T0, T0 + 1_500_000));
+    }
+    assert_eq!(l.unexpected, UNEXPECTED_EXAMPLES as u64 + 5);
+    assert_eq!(l.unexpected_examples.len(), UNEXPECTED_EXAMPLES);
+    assert_eq!(
+        l.unexpected_examples[0],
+        "user3 received from user4 at 1.500 s, stamp 100 sent at 0.000 s: not a contact of the sender"
+    );
 }
 
 #[test]
