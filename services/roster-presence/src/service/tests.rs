@@ -266,25 +266,38 @@ async fn probes_to_users_of_another_shard_are_routed_at_once() {
     assert_eq!(finished.lock().unwrap().len(), 3);
 }
 
+/// Routes probes to two users of the other shard, the first of whom answers its first probe
+/// slowly, with `in_flight` routes at once; `probes` are (user 0 or 1, id). Returns the two
+/// users and the probes as they finished, each as "user id".
+async fn route_with_a_slow_first_user(
+    in_flight: usize,
+    probes: &[(usize, &str)],
+) -> ([String; 2], Vec<String>) {
+    let (_, theirs) = shard_zero_of_two(PeerShard::default(), 2, in_flight).await;
+    let users = [theirs[0].clone(), theirs[1].clone()];
+    let peer = PeerShard {
+        slow: Some(users[0].clone()),
+        ..PeerShard::default()
+    };
+    let finished = peer.finished.clone();
+    let (service, _) = shard_zero_of_two(peer, 0, in_flight).await;
+    let mut effects = Effects::new();
+    for &(user, id) in probes {
+        effects.route_element(probe(&users[user], id));
+    }
+    service.execute(effects).await.unwrap();
+    let order = finished.lock().unwrap().clone();
+    (users, order)
+}
+
 /// Stanzas routed to one user keep their order (RFC 6120 §10.1) even when the first is slow,
 /// while one for another user passes it.
 #[tokio::test]
 async fn stanzas_routed_to_one_user_keep_their_order() {
-    let (_, theirs) = shard_zero_of_two(PeerShard::default(), 2, 16).await;
-    let (a, b) = (theirs[0].clone(), theirs[1].clone());
-    let peer = PeerShard {
-        slow: Some(a.clone()),
-        ..PeerShard::default()
-    };
-    let finished = peer.finished.clone();
-    let (service, _) = shard_zero_of_two(peer, 0, 16).await;
-    let mut effects = Effects::new();
-    effects.route_element(probe(&a, "1"));
-    effects.route_element(probe(&b, "1"));
-    effects.route_element(probe(&a, "2"));
-    service.execute(effects).await.unwrap();
+    let ([a, b], finished) =
+        route_with_a_slow_first_user(16, &[(0, "1"), (1, "1"), (0, "2")]).await;
     assert_eq!(
-        *finished.lock().unwrap(),
+        finished,
         [format!("{b} 1"), format!("{a} 1"), format!("{a} 2")]
     );
 }
@@ -292,20 +305,6 @@ async fn stanzas_routed_to_one_user_keep_their_order() {
 /// With one route in flight at most, the probes go one after another, in their order.
 #[tokio::test]
 async fn one_route_in_flight_sends_the_probes_in_order() {
-    let (_, theirs) = shard_zero_of_two(PeerShard::default(), 2, 16).await;
-    let (a, b) = (theirs[0].clone(), theirs[1].clone());
-    let peer = PeerShard {
-        slow: Some(a.clone()),
-        ..PeerShard::default()
-    };
-    let finished = peer.finished.clone();
-    let (service, _) = shard_zero_of_two(peer, 0, 1).await;
-    let mut effects = Effects::new();
-    effects.route_element(probe(&a, "1"));
-    effects.route_element(probe(&b, "1"));
-    service.execute(effects).await.unwrap();
-    assert_eq!(
-        *finished.lock().unwrap(),
-        [format!("{a} 1"), format!("{b} 1")]
-    );
+    let ([a, b], finished) = route_with_a_slow_first_user(1, &[(0, "1"), (1, "1")]).await;
+    assert_eq!(finished, [format!("{a} 1"), format!("{b} 1")]);
 }
