@@ -254,6 +254,15 @@ impl Ledger {
         }
     }
 
+    /// Counts `r` as unexpected and describes it if it is among the first few.
+    fn count_unexpected(&mut self, r: &Receipt, why: &str) {
+        self.unexpected += 1;
+        if self.unexpected_examples.len() < UNEXPECTED_EXAMPLES {
+            self.unexpected_examples
+                .push(describe(r, why, self.start_us));
+        }
+    }
+
     /// Matches one receipt. A stamped one matches a measured stanza only if it comes from
     /// that stanza's sender: sequence numbers are unique within one generator process, not
     /// across processes.
@@ -338,17 +347,6 @@ impl Ledger {
     /// The statistics of one phase.
     pub fn stats(&self, phase: Phase) -> &PhaseStats {
         &self.stats[phase.index()]
-    }
-}
-
-impl Ledger {
-    /// Counts `r` as unexpected and describes it if it is among the first few.
-    fn count_unexpected(&mut self, r: &Receipt, why: &str) {
-        self.unexpected += 1;
-        if self.unexpected_examples.len() < UNEXPECTED_EXAMPLES {
-            self.unexpected_examples
-                .push(describe(r, why, self.start_us));
-        }
     }
 }
 
