@@ -18,6 +18,8 @@ mod header;
 mod limits;
 mod reader;
 mod source;
+#[cfg(feature = "test-support")]
+pub mod tls_testing;
 mod transport;
 mod writer;
 

@@ -65,6 +65,11 @@ pub struct TlsSettings {
     pub required: bool,
     /// TLS protocol versions accepted: any of `"1.2"` and `"1.3"`.
     pub versions: Vec<String>,
+    /// Sessions kept for resumption (RFC 8446 §2.2, RFC 5077's session IDs on TLS 1.2), the
+    /// oldest forgotten first. A resumed handshake sends no certificate and signs nothing;
+    /// each entry costs a few hundred bytes, and each TLS 1.3 login is sent two tickets
+    /// (rustls's default) to fill it. 0 turns resumption off: no ticket is sent.
+    pub session_cache: usize,
 }
 
 impl Default for TlsSettings {
@@ -74,6 +79,7 @@ impl Default for TlsSettings {
             key_file: None,
             required: true,
             versions: vec!["1.2".into(), "1.3".into()],
+            session_cache: 256,
         }
     }
 }

@@ -5,8 +5,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use rustls::ServerConfig;
+use rustls::server::{NoServerSessionStorage, ServerSessionMemoryCache};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+
+use crate::config::TlsSettings;
 
 /// ALPN protocol of direct TLS client connections (XEP-0368 §3).
 pub const ALPN_XMPP_CLIENT: &[u8] = b"xmpp-client";
@@ -35,13 +38,14 @@ pub enum TlsError {
     Rustls(#[from] rustls::Error),
 }
 
-/// Builds the server TLS configuration from PEM files (TLS 1.2 and 1.3; ALPN `xmpp-client`
-/// for direct TLS, which STARTTLS clients simply do not send).
+/// Builds the server TLS configuration from PEM files: the versions and resumption cache of
+/// `settings`, ALPN `xmpp-client` for direct TLS (which STARTTLS clients simply do not send).
 pub fn server_config(
     cert_file: &Path,
     key_file: &Path,
-    versions: &[String],
+    settings: &TlsSettings,
 ) -> Result<Arc<ServerConfig>, TlsError> {
+    let versions = &settings.versions;
     let load_err = |path: &Path, e: &dyn std::fmt::Display| TlsError::Load {
         path: path.to_owned(),
         reason: e.to_string(),
@@ -65,6 +69,12 @@ pub fn server_config(
         .with_no_client_auth()
         .with_single_cert(certs, key)?;
     config.alpn_protocols = vec![ALPN_XMPP_CLIENT.to_vec()];
+    if settings.session_cache == 0 {
+        config.session_storage = Arc::new(NoServerSessionStorage {});
+        config.send_tls13_tickets = 0;
+    } else {
+        config.session_storage = ServerSessionMemoryCache::new(settings.session_cache);
+    }
     Ok(Arc::new(config))
 }
 
@@ -96,6 +106,16 @@ pub fn ensure_self_signed(dir: &Path, domain: &str) -> Result<(PathBuf, PathBuf)
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use rustls::HandshakeKind;
+    use rustls::NamedGroup;
+    use rustls::client::{
+        ClientSessionMemoryCache, ClientSessionStore, Resumption, Tls12ClientSessionValue,
+        Tls13ClientSessionValue,
+    };
+    use rustls_pki_types::ServerName;
+    use xmpp_stream::tls_testing::handshake_in_memory;
 
     #[test]
     fn self_signed_certificate_is_created_once_and_reused() {
@@ -103,14 +123,143 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (cert, key) = ensure_self_signed(dir.path(), "example.com").unwrap();
         let first = std::fs::read(&cert).unwrap();
-        server_config(&cert, &key, &["1.3".into()]).unwrap();
+        server_config(&cert, &key, &settings("1.3", 256)).unwrap();
         let (cert2, _) = ensure_self_signed(dir.path(), "example.com").unwrap();
         assert_eq!(std::fs::read(cert2).unwrap(), first);
     }
 
     #[test]
     fn a_missing_file_names_the_path() {
-        let err = server_config(Path::new("/nonexistent/c.pem"), Path::new("/x"), &[]).unwrap_err();
+        let err = server_config(
+            Path::new("/nonexistent/c.pem"),
+            Path::new("/x"),
+            &TlsSettings::default(),
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("/nonexistent/c.pem"), "{err}");
+    }
+
+    #[test]
+    fn a_second_login_resumes_the_session_of_the_first() {
+        // RFC 8446 §2.2: two tickets (rustls's default) after a TLS 1.3 handshake; RFC 5246
+        // §7.4.1.3: one session ID on TLS 1.2.
+        for (version, kept) in [("1.3", 2), ("1.2", 1)] {
+            let logins = two_logins(version, 256);
+            assert_eq!(
+                logins,
+                (HandshakeKind::Full, kept, HandshakeKind::Resumed),
+                "TLS {version}"
+            );
+        }
+    }
+
+    #[test]
+    fn without_a_session_cache_no_ticket_is_sent_and_every_login_is_full() {
+        for version in ["1.3", "1.2"] {
+            let logins = two_logins(version, 0);
+            assert_eq!(
+                logins,
+                (HandshakeKind::Full, 0, HandshakeKind::Full),
+                "TLS {version}"
+            );
+        }
+    }
+
+    /// Two logins of one client to a server with `session_cache`: how the first went, the
+    /// tickets or session IDs it left the client, and how the second went.
+    fn two_logins(version: &str, session_cache: usize) -> (HandshakeKind, usize, HandshakeKind) {
+        let server = fixture_server(&settings(version, session_cache));
+        let (client, sessions) = client_config();
+        let first = handshake_in_memory(&client, &server, "localhost");
+        let kept = sessions.kept();
+        (
+            first,
+            kept,
+            handshake_in_memory(&client, &server, "localhost"),
+        )
+    }
+
+    fn settings(version: &str, session_cache: usize) -> TlsSettings {
+        TlsSettings {
+            versions: vec![version.to_owned()],
+            session_cache,
+            ..TlsSettings::default()
+        }
+    }
+
+    fn fixture(name: &str) -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../tests/fixtures/tls")
+            .join(name)
+    }
+
+    fn fixture_server(settings: &TlsSettings) -> Arc<ServerConfig> {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        server_config(&fixture("server.pem"), &fixture("server-key.pem"), settings).unwrap()
+    }
+
+    /// A client that trusts the fixtures' CA and keeps sessions for resumption, as a mobile
+    /// client reconnecting would, and its session store.
+    fn client_config() -> (Arc<rustls::ClientConfig>, Arc<CountingSessions>) {
+        let mut roots = rustls::RootCertStore::empty();
+        for cert in CertificateDer::pem_file_iter(fixture("ca.pem")).unwrap() {
+            roots.add(cert.unwrap()).unwrap();
+        }
+        let mut config = rustls::ClientConfig::builder()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let sessions = Arc::new(CountingSessions {
+            inner: ClientSessionMemoryCache::new(16),
+            kept: AtomicUsize::new(0),
+        });
+        config.resumption = Resumption::store(sessions.clone());
+        (Arc::new(config), sessions)
+    }
+
+    /// rustls's client session store, counting the tickets and TLS 1.2 sessions the server
+    /// gave.
+    #[derive(Debug)]
+    struct CountingSessions {
+        inner: ClientSessionMemoryCache,
+        kept: AtomicUsize,
+    }
+
+    impl CountingSessions {
+        fn kept(&self) -> usize {
+            self.kept.load(Ordering::SeqCst)
+        }
+    }
+
+    impl ClientSessionStore for CountingSessions {
+        fn set_kx_hint(&self, name: ServerName<'static>, group: NamedGroup) {
+            self.inner.set_kx_hint(name, group);
+        }
+
+        fn kx_hint(&self, name: &ServerName<'_>) -> Option<NamedGroup> {
+            self.inner.kx_hint(name)
+        }
+
+        fn set_tls12_session(&self, name: ServerName<'static>, value: Tls12ClientSessionValue) {
+            // rustls saves a TLS 1.2 session only when the server gave it an ID (or ticket).
+            self.kept.fetch_add(1, Ordering::SeqCst);
+            self.inner.set_tls12_session(name, value);
+        }
+
+        fn tls12_session(&self, name: &ServerName<'_>) -> Option<Tls12ClientSessionValue> {
+            self.inner.tls12_session(name)
+        }
+
+        fn remove_tls12_session(&self, name: &ServerName<'static>) {
+            self.inner.remove_tls12_session(name);
+        }
+
+        fn insert_tls13_ticket(&self, name: ServerName<'static>, value: Tls13ClientSessionValue) {
+            self.kept.fetch_add(1, Ordering::SeqCst);
+            self.inner.insert_tls13_ticket(name, value);
+        }
+
+        fn take_tls13_ticket(&self, name: &ServerName<'static>) -> Option<Tls13ClientSessionValue> {
+            self.inner.take_tls13_ticket(name)
+        }
     }
 }

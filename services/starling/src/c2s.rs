@@ -80,8 +80,8 @@ pub fn tls_and_decoy(
         _ => connection_manager::tls::ensure_self_signed(&data_dir.join("tls"), &c2s.domain)
             .map_err(|e| e.to_string())?,
     };
-    let tls = connection_manager::tls::server_config(&cert, &key, &c2s.tls.versions)
-        .map_err(|e| e.to_string())?;
+    let tls =
+        connection_manager::tls::server_config(&cert, &key, &c2s.tls).map_err(|e| e.to_string())?;
     let decoy_path = data_dir.join("scram-decoy.key");
     let decoy = connection_manager::secrets::ensure_secret(&decoy_path)
         .map_err(|e| format!("cannot read or create {}: {e}", decoy_path.display()))?;

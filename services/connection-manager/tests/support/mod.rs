@@ -92,7 +92,7 @@ pub async fn start_with(
     let tls = connection_manager::tls::server_config(
         &fixture("server.pem"),
         &fixture("server-key.pem"),
-        &config.tls.versions,
+        &config.tls,
     )
     .unwrap();
     let listeners = Listeners::bind(&config).await.unwrap();
