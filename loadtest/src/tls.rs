@@ -6,6 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context;
+use rustls::client::Resumption;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{CryptoProvider, verify_tls12_signature, verify_tls13_signature};
 use rustls::pki_types::pem::PemObject;
@@ -21,13 +22,16 @@ pub enum Trust {
     Insecure,
 }
 
-/// Builds the client configuration for `trust`.
+/// Builds the client configuration for `trust`. TLS session resumption is off: every
+/// generated user stands for a device of its own, and one store shared by all of them would
+/// let each login resume another user's session, which no real client does. A login storm
+/// (clients coming back after a restart, say) is full handshakes.
 pub fn client_config(trust: &Trust) -> anyhow::Result<Arc<rustls::ClientConfig>> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .context("TLS protocol versions")?;
-    let config = match trust {
+    let mut config = match trust {
         Trust::CaFile(path) => builder
             .with_root_certificates(roots(path)?)
             .with_no_client_auth(),
@@ -36,6 +40,7 @@ pub fn client_config(trust: &Trust) -> anyhow::Result<Arc<rustls::ClientConfig>>
             .with_custom_certificate_verifier(Arc::new(AnyCertificate(provider)))
             .with_no_client_auth(),
     };
+    config.resumption = Resumption::disabled();
     Ok(Arc::new(config))
 }
 
@@ -102,5 +107,42 @@ impl ServerCertVerifier for AnyCertificate {
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rustls::HandshakeKind;
+    use rustls::pki_types::PrivateKeyDer;
+    use xmpp_stream::tls_testing::handshake_in_memory;
+
+    /// The generator's users never resume each other's sessions, even from a server that
+    /// sends tickets (rustls's default, two per TLS 1.3 handshake).
+    #[test]
+    fn every_login_is_a_full_handshake() {
+        let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/tls");
+        let certs = CertificateDer::pem_file_iter(fixtures.join("server.pem"))
+            .unwrap()
+            .collect::<Result<Vec<_>, _>>()
+            .unwrap();
+        let key = PrivateKeyDer::from_pem_file(fixtures.join("server-key.pem")).unwrap();
+        let server = Arc::new(
+            rustls::ServerConfig::builder_with_provider(Arc::new(
+                rustls::crypto::ring::default_provider(),
+            ))
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(certs, key)
+            .unwrap(),
+        );
+        for trust in [Trust::CaFile(fixtures.join("ca.pem")), Trust::Insecure] {
+            let client = client_config(&trust).unwrap();
+            for login in 0..3 {
+                let kind = handshake_in_memory(&client, &server, "localhost");
+                assert_eq!(kind, HandshakeKind::Full, "{trust:?} {login}");
+            }
+        }
     }
 }
