@@ -10,6 +10,7 @@
 //! `topology`), rather than the redis crate's cluster client: its own resubscription after a
 //! node restart was seen to leave shard channels unsubscribed while reporting success.
 
+use std::collections::HashMap;
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -24,7 +25,7 @@ use tokio::time::{Instant, MissedTickBehavior};
 
 use super::bounded;
 use super::config::{Backoff, RedisBusConfig};
-use super::subscriber::Shared;
+use super::subscriber::{DroppedChannel, Shared};
 use super::topology::Seeds;
 use crate::BusError;
 
@@ -65,7 +66,7 @@ impl Link {
                 pipe.cmd("SSUBSCRIBE").arg(channel).ignore();
             }
             let mut conn = self.conn.clone();
-            bounded(timeout, "subscribing again", pipe.exec_async(&mut conn)).await?;
+            bounded(timeout, "subscribing", pipe.exec_async(&mut conn)).await?;
         }
         Ok(())
     }
@@ -188,7 +189,9 @@ async fn repair(shared: &Arc<Shared>, connector: &Connector, inbox: &Sender<Deli
 
 /// Learns the topology again; if it changed, subscribes the live connections again to the
 /// channels now on their server; connects to every server without a connection (all at
-/// once) and subscribes it to the inbox's channels there before using it.
+/// once) and subscribes it to the inbox's channels there before using it; then subscribes
+/// the channels servers dropped where the slot map now puts them. Fails while any of these
+/// is not done, so that the pass is retried on a fresh slot map.
 async fn repair_pass(
     shared: &Arc<Shared>,
     connector: &Connector,
@@ -219,6 +222,44 @@ async fn repair_pass(
                     tracing::info!(node = %shared.node, server = %node, channels, "bus connection restored");
                 }
             }
+            Err(error) => failure = Some(error),
+        }
+    }
+    if let Err(error) = follow_dropped(shared).await {
+        failure = Some(error);
+    }
+    failure.map_or(Ok(()), Err)
+}
+
+/// Subscribes the channels servers dropped on the servers that serve their slots now, in
+/// pipelines per server. A server that does not serve one (the slot map read was stale)
+/// answers with a redirection, and that server's channels stay dropped.
+async fn follow_dropped(shared: &Shared) -> Result<(), BusError> {
+    let mut per_server: HashMap<u64, (Link, Vec<DroppedChannel>)> = HashMap::new();
+    let mut failure = None;
+    for (drop, link) in shared.dropped() {
+        match link {
+            Some(link) => per_server
+                .entry(link.id)
+                .or_insert((link, Vec::new()))
+                .1
+                .push(drop),
+            None => {
+                failure = Some(BusError::Unavailable(format!(
+                    "no connected server serves the slot of {}",
+                    drop.channel
+                )));
+            }
+        }
+    }
+    let timeout = shared.config.command_timeout;
+    let following = per_server.into_values().map(|(link, drops)| async move {
+        let channels: Vec<String> = drops.iter().map(|drop| drop.channel.clone()).collect();
+        (link.ssubscribe_all(&channels, timeout).await, drops)
+    });
+    for (result, drops) in join_all(following).await {
+        match result {
+            Ok(()) => drops.iter().for_each(|drop| shared.followed(drop)),
             Err(error) => failure = Some(error),
         }
     }

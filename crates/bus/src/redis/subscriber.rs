@@ -55,6 +55,12 @@ struct State {
     /// The live connection to each server, once subscribed to the inbox's channels there.
     /// A server without one is being reconnected: subscriptions to its channels fail.
     links: HashMap<NodeId, Link>,
+    /// Held users whose channel a server dropped (its slot moved), until subscribed again
+    /// where the slot map says: the first map read after the drop may still name the server
+    /// that dropped it, so a topology change alone does not tell that they were followed.
+    /// Each with the number of its drop, so that a drop during a follow is not forgotten.
+    dropped: HashMap<String, u64>,
+    drops: u64,
     /// The inbox was dropped.
     closed: bool,
 }
@@ -76,6 +82,8 @@ impl Shared {
                 users: HashSet::new(),
                 topology,
                 links: HashMap::new(),
+                dropped: HashMap::new(),
+                drops: 0,
                 closed: false,
             }),
         }
@@ -162,11 +170,34 @@ impl Shared {
         current
     }
 
-    /// Whether the inbox holds `channel`.
-    pub(crate) fn holds(&self, channel: &str) -> bool {
-        channel
-            .strip_prefix(self.config.channel_prefix.as_str())
-            .is_some_and(|user| self.lock().users.contains(user))
+    /// The channels servers dropped, each with the connection to the server that now
+    /// serves its slot, if there is one.
+    pub(crate) fn dropped(&self) -> Vec<(DroppedChannel, Option<Link>)> {
+        let state = self.lock();
+        let mut dropped = Vec::with_capacity(state.dropped.len());
+        for (user, &number) in &state.dropped {
+            let channel = self.config.channel(user);
+            let owner = state.topology.owner(&channel);
+            let link = owner.and_then(|node| state.links.get(node)).cloned();
+            let user = user.clone();
+            dropped.push((
+                DroppedChannel {
+                    user,
+                    channel,
+                    number,
+                },
+                link,
+            ));
+        }
+        dropped
+    }
+
+    /// `drop`'s channel was subscribed to again (unless it was dropped again since).
+    pub(crate) fn followed(&self, drop: &DroppedChannel) {
+        let mut state = self.lock();
+        if state.dropped.get(&drop.user) == Some(&drop.number) {
+            state.dropped.remove(&drop.user);
+        }
     }
 
     /// What the connection to `server` numbered `id` receives besides replies: runs on that
@@ -179,7 +210,7 @@ impl Shared {
                 self.request_repair();
             }
             // The server dropped a channel the inbox holds: its slot moved to another server.
-            PushKind::SUnsubscribe if self.dropped_by_server(&push.data) => {
+            PushKind::SUnsubscribe if self.note_dropped(&push.data) => {
                 tracing::info!(node = %self.node, %server, "a channel moved, following it");
                 self.request_repair();
             }
@@ -188,11 +219,25 @@ impl Shared {
         }
     }
 
-    fn dropped_by_server(&self, data: &[Value]) -> bool {
-        match data.first() {
-            Some(Value::BulkString(channel)) => self.holds(&String::from_utf8_lossy(channel)),
-            _ => false,
+    /// Records the channel of a server's `sunsubscribe` push (`data`: channel, count) as
+    /// dropped if the inbox holds it; whether it does. The inbox's own SUNSUBSCRIBE forgets
+    /// the user first, so its confirmation is not mistaken for a drop.
+    fn note_dropped(&self, data: &[Value]) -> bool {
+        let Some(Value::BulkString(channel)) = data.first() else {
+            return false;
+        };
+        let channel = String::from_utf8_lossy(channel);
+        let Some(user) = channel.strip_prefix(self.config.channel_prefix.as_str()) else {
+            return false;
+        };
+        let mut state = self.lock();
+        let held = state.users.contains(user);
+        if held {
+            state.drops += 1;
+            let number = state.drops;
+            state.dropped.insert(user.to_owned(), number);
         }
+        held
     }
 
     /// Hands what arrived on a channel (`data` of an `smessage` push: channel, message) to
@@ -242,6 +287,14 @@ impl Shared {
         tracing::warn!(node = %self.node, %channel, "skipped a message on the bus: {what}");
         None
     }
+}
+
+/// A channel a server dropped, to be followed to its slot's new server.
+pub(crate) struct DroppedChannel {
+    pub(crate) user: String,
+    pub(crate) channel: String,
+    /// Tells this drop from a later one of the same channel.
+    number: u64,
 }
 
 /// Logs dropped deliveries at most once a second per inbox, with how many were dropped
@@ -340,6 +393,7 @@ impl SubscriptionControl for Subscriber {
         let channel = self.shared.config.channel(user);
         let link = {
             let mut state = self.shared.lock();
+            state.dropped.remove(user);
             if !state.users.remove(user) {
                 return Ok(());
             }
@@ -362,6 +416,7 @@ impl SubscriptionControl for Subscriber {
         let mut state = self.shared.lock();
         state.closed = true;
         state.users.clear();
+        state.dropped.clear();
         // The inbox's tasks end as its queue closes, and the connections, with every
         // subscription on them, go with them.
         state.links.clear();
