@@ -263,22 +263,31 @@ impl fmt::Display for Element {
 
 /// Escapes XML character data (`attr = false`) or an attribute value quoted with `'`, so that
 /// an XML parser reads back exactly `s` (XML 1.0 §2.11, §3.3.3).
+///
+/// Runs without a character to escape are copied whole: every character escaped is ASCII, so
+/// a byte scan finds them, and most text (JIDs, ids, message bodies) has none.
 pub fn escape_into(out: &mut String, s: &str, attr: bool) {
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '\'' if attr => out.push_str("&apos;"),
-            '"' if attr => out.push_str("&quot;"),
+    let mut start = 0;
+    for (i, byte) in s.bytes().enumerate() {
+        let reference = match byte {
+            b'&' => "&amp;",
+            b'<' => "&lt;",
+            b'>' => "&gt;",
+            b'\'' if attr => "&apos;",
+            b'"' if attr => "&quot;",
             // Parsers normalize these (attribute-value normalization, line-end handling), so
             // they survive a round trip only as character references.
-            '\t' if attr => out.push_str("&#9;"),
-            '\n' if attr => out.push_str("&#10;"),
-            '\r' => out.push_str("&#13;"),
-            _ => out.push(c),
-        }
+            b'\t' if attr => "&#9;",
+            b'\n' if attr => "&#10;",
+            b'\r' => "&#13;",
+            _ => continue,
+        };
+        // `i` is at an ASCII byte, so both slices end on character boundaries.
+        out.push_str(&s[start..i]);
+        out.push_str(reference);
+        start = i + 1;
     }
+    out.push_str(&s[start..]);
 }
 
 #[cfg(test)]

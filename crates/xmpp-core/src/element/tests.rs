@@ -64,3 +64,18 @@ fn whitespace_that_parsers_normalize_is_escaped() {
         "<x xmlns='urn:a' v='a&#9;b&#10;c&#13;d'>l1&#13;\nl2</x>"
     );
 }
+
+#[test]
+fn escaping_keeps_the_characters_around_each_reference() {
+    // Multi-byte characters next to escaped ones, at both ends and in a row.
+    let s = "é<ü&'\"漢\t>\n\rz";
+    let mut text = String::new();
+    escape_into(&mut text, s, false);
+    assert_eq!(text, "é&lt;ü&amp;'\"漢\t&gt;\n&#13;z");
+    let mut attr = String::new();
+    escape_into(&mut attr, s, true);
+    assert_eq!(attr, "é&lt;ü&amp;&apos;&quot;漢&#9;&gt;&#10;&#13;z");
+    let mut plain = String::from("kept:");
+    escape_into(&mut plain, "juliet@example.com/balcony", true);
+    assert_eq!(plain, "kept:juliet@example.com/balcony");
+}
