@@ -8,7 +8,7 @@
 //! `jabber:server`) keeps its `xmlns` and so comes back unchanged.
 
 use bytes::Bytes;
-use xmpp_core::{Element, Jid, Stanza, XmlParseError, ns};
+use xmpp_core::{Addressable, Element, Jid, Stanza, XmlParseError, ns};
 
 use crate::v1;
 
@@ -145,6 +145,12 @@ pub fn serialize(element: &Element) -> Bytes {
     let mut out = String::new();
     element.write_to(&mut out, ns::JABBER_CLIENT);
     Bytes::from(out)
+}
+
+/// `element` serialized as [`serialize`] writes it, once for copies with different `to`
+/// attributes ([`Addressable::addressed_to`]).
+pub fn addressable(element: &Element) -> Addressable {
+    element.addressable(ns::JABBER_CLIENT)
 }
 
 /// The bare JID of `jid` as a string: a user's bus channel.

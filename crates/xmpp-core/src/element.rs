@@ -208,6 +208,23 @@ impl Element {
     /// Elements in the stream namespace are written with the `stream:` prefix, which the
     /// stream header binds (RFC 6120 §4.8.5).
     pub fn write_to(&self, out: &mut String, parent_ns: &str) {
+        self.write_split(out, parent_ns, false);
+    }
+
+    /// The element serialized as [`Element::write_to`] writes it, split where its `to`
+    /// attribute goes (in its place if it has one, after the others if not), so that copies
+    /// addressed to many entities (a presence broadcast, RFC 6121 §4.2.2) cost a copy of the
+    /// bytes each rather than a clone and a serialization.
+    pub fn addressable(&self, parent_ns: &str) -> Addressable {
+        let mut head = String::new();
+        let at = self.write_split(&mut head, parent_ns, true);
+        let tail = head.split_off(at);
+        Addressable { head, tail }
+    }
+
+    /// [`Element::write_to`], leaving out the `to` attribute if `without_to`; returns the
+    /// offset in `out` where ` to='…'` goes.
+    fn write_split(&self, out: &mut String, parent_ns: &str, without_to: bool) -> usize {
         out.push('<');
         let in_stream_ns = self.ns == ns::STREAM;
         if in_stream_ns {
@@ -219,16 +236,24 @@ impl Element {
             escape_into(out, &self.ns, true);
             out.push('\'');
         }
+        let mut to_at = None;
         for a in &self.attrs {
+            if a.name == "to" {
+                to_at = Some(out.len());
+                if without_to {
+                    continue;
+                }
+            }
             out.push(' ');
             out.push_str(&a.name);
             out.push_str("='");
             escape_into(out, &a.value, true);
             out.push('\'');
         }
+        let to_at = to_at.unwrap_or(out.len());
         if self.children.is_empty() {
             out.push_str("/>");
-            return;
+            return to_at;
         }
         out.push('>');
         // Children of a stream-namespace element inherit the stream's default namespace.
@@ -245,6 +270,7 @@ impl Element {
         }
         out.push_str(&self.name);
         out.push('>');
+        to_at
     }
 
     /// The element serialized as a standalone document fragment (namespace always declared).
@@ -258,6 +284,30 @@ impl Element {
 impl fmt::Display for Element {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.to_xml())
+    }
+}
+
+/// An element serialized once, to be written with different `to` attributes
+/// ([`Element::addressable`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Addressable {
+    /// Up to where ` to='…'` goes.
+    head: String,
+    /// The rest.
+    tail: String,
+}
+
+impl Addressable {
+    /// The serialization of the element with its `to` attribute set to `to`: what
+    /// [`Element::set_attr`] then [`Element::write_to`] would write.
+    pub fn addressed_to(&self, to: &str) -> String {
+        let mut out = String::with_capacity(self.head.len() + self.tail.len() + to.len() + 6);
+        out.push_str(&self.head);
+        out.push_str(" to='");
+        escape_into(&mut out, to, true);
+        out.push('\'');
+        out.push_str(&self.tail);
+        out
     }
 }
 

@@ -16,7 +16,7 @@ pub mod stanza_error;
 pub mod stream_error;
 pub mod subscription;
 
-pub use element::{Attribute, Element, Node, XmlParseError};
+pub use element::{Addressable, Attribute, Element, Node, XmlParseError};
 pub use jid::{Jid, JidError};
 pub use stanza::{IqType, Stanza, StanzaKind};
 pub use stanza_error::{ErrorType, StanzaError, StanzaErrorCondition};

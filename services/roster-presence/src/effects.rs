@@ -7,8 +7,12 @@
 //! released means no shard ever waits for a user while holding another, so there is no lock
 //! cycle between users or shards.
 
+use std::sync::Arc;
+
+use bytes::Bytes;
+use cluster_api::convert;
 use storage::OfflineMessage;
-use xmpp_core::{Element, Jid, Stanza, ns};
+use xmpp_core::{Addressable, Element, Jid, Stanza, ns};
 
 /// Which sessions of a user a delivery is for.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -30,7 +34,7 @@ pub enum Effect {
         /// Which of them.
         target: Target,
         /// The stanza, addressed and stamped as it is to be written.
-        stanza: Element,
+        stanza: Outgoing,
     },
     /// Process `stanza` for its addressee, a local user, on the shard that owns the
     /// addressee (RFC 6121 §3: the contact's server side of a subscription stanza; §4.3:
@@ -49,6 +53,82 @@ pub enum Effect {
     },
 }
 
+/// A stanza to deliver, as it is to be written.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Outgoing {
+    /// A stanza built for this delivery.
+    Element(Element),
+    /// A broadcast's stanza with its `to` attribute set to one recipient.
+    Addressed {
+        /// The stanza, serialized once for all of its recipients.
+        broadcast: Arc<Broadcast>,
+        /// This recipient.
+        to: Jid,
+    },
+}
+
+impl From<Element> for Outgoing {
+    fn from(element: Element) -> Self {
+        Self::Element(element)
+    }
+}
+
+impl Outgoing {
+    /// The bytes a delivery carries ([`convert::serialize`]).
+    pub fn serialize(&self) -> Bytes {
+        match self {
+            Self::Element(element) => convert::serialize(element),
+            Self::Addressed { broadcast, to } => {
+                Bytes::from(broadcast.serialized.addressed_to(to.as_str()))
+            }
+        }
+    }
+
+    /// The stanza as an element.
+    pub fn to_element(&self) -> Element {
+        match self {
+            Self::Element(element) => element.clone(),
+            Self::Addressed { broadcast, to } => {
+                broadcast.element.clone().with_attr("to", to.as_str())
+            }
+        }
+    }
+
+    /// The stanza serialized with its namespace declared ([`Element::to_xml`]).
+    pub fn to_xml(&self) -> String {
+        self.to_element().to_xml()
+    }
+}
+
+/// A stanza sent to several recipients, each copy differing only in its `to` attribute (a
+/// presence broadcast to a user's contacts, RFC 6121 §4.2.2, §4.4.2, §4.5.2). Serialized once:
+/// cloning the element and serializing it again for each contact was a quarter of a
+/// broadcasting shard's instructions (ARCHITECTURE.md, "Presence broadcast cost").
+#[derive(Debug, PartialEq)]
+pub struct Broadcast {
+    element: Element,
+    serialized: Addressable,
+}
+
+impl Broadcast {
+    /// `element`, to be addressed to each recipient with [`Broadcast::to`].
+    pub fn new(element: Element) -> Arc<Self> {
+        let serialized = convert::addressable(&element);
+        Arc::new(Self {
+            element,
+            serialized,
+        })
+    }
+
+    /// The copy for `to`.
+    pub fn to(self: &Arc<Self>, to: &Jid) -> Outgoing {
+        Outgoing::Addressed {
+            broadcast: Arc::clone(self),
+            to: to.clone(),
+        }
+    }
+}
+
 /// The effects of one operation, in the order they must happen.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Effects(pub Vec<Effect>);
@@ -60,33 +140,33 @@ impl Effects {
     }
 
     /// Delivers `stanza` to the listed sessions of `user`; nothing when the list is empty.
-    pub fn deliver_to(&mut self, user: &Jid, resources: Vec<Jid>, stanza: Element) {
+    pub fn deliver_to(&mut self, user: &Jid, resources: Vec<Jid>, stanza: impl Into<Outgoing>) {
         if !resources.is_empty() {
             self.0.push(Effect::Deliver {
                 user: user.bare(),
                 target: Target::Resources(resources),
-                stanza,
+                stanza: stanza.into(),
             });
         }
     }
 
     /// Delivers `stanza` to every available session of `user`.
-    pub fn deliver_available(&mut self, user: &Jid, stanza: Element) {
+    pub fn deliver_available(&mut self, user: &Jid, stanza: impl Into<Outgoing>) {
         self.0.push(Effect::Deliver {
             user: user.bare(),
             target: Target::Available,
-            stanza,
+            stanza: stanza.into(),
         });
     }
 
     /// Delivers `stanza` to the one session `full`.
-    pub fn deliver_one(&mut self, full: &Jid, stanza: Element) {
+    pub fn deliver_one(&mut self, full: &Jid, stanza: impl Into<Outgoing>) {
         self.deliver_to(full, vec![full.clone()], stanza);
     }
 
     /// Delivers `stanza` to a local JID: every available resource of a bare JID, the one
     /// session of a full JID.
-    pub fn deliver_to_jid(&mut self, to: &Jid, stanza: Element) {
+    pub fn deliver_to_jid(&mut self, to: &Jid, stanza: impl Into<Outgoing>) {
         if to.is_full() {
             self.deliver_one(to, stanza);
         } else {
@@ -124,4 +204,29 @@ pub fn presence(from: &Jid, to: Option<&Jid>, kind: Option<&str>) -> Element {
         element.set_attr("type", kind);
     }
     element
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// RFC 6121 §4.2.2: each contact's copy of a broadcast is the user's presence with the
+    /// contact's JID in 'to', byte for byte what serializing that element gives.
+    #[test]
+    fn a_broadcast_copy_is_the_presence_addressed_to_its_recipient() {
+        let mut element = presence(&Jid::new("juliet@example.com/balcony").unwrap(), None, None);
+        element.push_child(Element::new("show", ns::JABBER_CLIENT).with_text("away"));
+        let broadcast = Broadcast::new(element.clone());
+        for contact in ["romeo@example.net", "nurse@example.com"] {
+            let contact = Jid::new(contact).unwrap();
+            let copy = broadcast.to(&contact);
+            let expected = element.clone().with_attr("to", contact.as_str());
+            assert_eq!(copy.to_element(), expected);
+            assert_eq!(copy.serialize(), convert::serialize(&expected));
+        }
+        assert_eq!(
+            broadcast.to(&Jid::new("romeo@example.net").unwrap()).serialize(),
+            &b"<presence from='juliet@example.com/balcony' to='romeo@example.net'><show>away</show></presence>"[..]
+        );
+    }
 }

@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use xmpp_core::{Element, Jid, Stanza, StanzaErrorCondition, ns};
 
-use crate::effects::{Effects, presence};
+use crate::effects::{Broadcast, Effects, presence};
 use crate::roster_cache::{Contact, Roster};
 use crate::sessions::{Resource, SessionKey};
 use crate::shard::{Shard, reply_error};
@@ -59,13 +59,14 @@ pub(crate) async fn broadcast(shard: &Shard, from: &Jid, stanza: Stanza, effects
     });
     let user = from.bare();
     let roster = roster_of(shard, &user).await;
+    let broadcast = Broadcast::new(element);
     // §4.2.2, §4.4.2: to every contact subscribed to the user's presence.
     for contact in local_contacts(shard, &roster, |e| e.from) {
-        effects.deliver_available(contact, addressed(&element, contact));
+        effects.deliver_available(contact, broadcast.to(contact));
     }
     // ... and to all of the user's available resources, this one included.
     let own = shard.sessions.available(&user);
-    effects.deliver_to(&user, own, addressed(&element, &user));
+    effects.deliver_to(&user, own, broadcast.to(&user));
     if flush {
         delivery::flush_offline(shard, &user, from, effects).await;
     }
@@ -164,18 +165,19 @@ async fn went_unavailable(
 ) {
     let user = resource.jid.bare();
     let mut subscribers = Vec::new();
+    let broadcast = Broadcast::new(presence);
     if resource.available {
         let roster = roster_of(shard, &user).await;
         for contact in local_contacts(shard, &roster, |e| e.from) {
-            effects.deliver_available(contact, addressed(&presence, contact));
+            effects.deliver_available(contact, broadcast.to(contact));
             subscribers.push(contact.clone());
         }
         let own = shard.sessions.available(&user);
-        effects.deliver_to(&user, own, addressed(&presence, &user));
+        effects.deliver_to(&user, own, broadcast.to(&user));
     }
     for entity in &resource.directed {
         if !subscribers.contains(&entity.bare()) && shard.is_local(entity) {
-            effects.deliver_to_jid(entity, addressed(&presence, entity));
+            effects.deliver_to_jid(entity, broadcast.to(entity));
         }
     }
 }

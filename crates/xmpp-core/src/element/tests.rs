@@ -79,3 +79,30 @@ fn escaping_keeps_the_characters_around_each_reference() {
     escape_into(&mut plain, "juliet@example.com/balcony", true);
     assert_eq!(plain, "kept:juliet@example.com/balcony");
 }
+
+#[test]
+fn an_addressable_element_writes_what_setting_to_would() {
+    let ns_client = ns::JABBER_CLIENT;
+    let with_children = Element::new("presence", ns_client)
+        .with_attr("from", "romeo@example.net/orchard")
+        .with_attr("id", "p&1")
+        .with_child(Element::new("show", ns_client).with_text("away"))
+        .with_child(Element::new("c", "http://jabber.org/protocol/caps").with_attr("ver", "q'"));
+    let directed = Element::new("presence", ns_client)
+        .with_attr("to", "old@example.net")
+        .with_attr("type", "unavailable");
+    let empty = Element::new("presence", ns_client);
+    for element in [with_children, directed, empty] {
+        for parent_ns in [ns_client, ""] {
+            let template = element.addressable(parent_ns);
+            for to in ["juliet@example.com", "o'brien@example.com/<r>"] {
+                let mut expected = String::new();
+                element
+                    .clone()
+                    .with_attr("to", to)
+                    .write_to(&mut expected, parent_ns);
+                assert_eq!(template.addressed_to(to), expected);
+            }
+        }
+    }
+}

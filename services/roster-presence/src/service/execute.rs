@@ -17,13 +17,14 @@
 
 use std::collections::HashMap;
 
+use bytes::Bytes;
 use cluster_api::convert;
 use cluster_api::v1::{Delivery, Direction, StanzaInRequest};
 use futures::StreamExt;
 use service_kit::propagation;
 use tonic::{Request, Status};
 use tracing::Span;
-use xmpp_core::{Element, Jid, Stanza};
+use xmpp_core::{Jid, Stanza};
 
 use super::RosterPresenceService;
 use crate::effects::{Effect, Effects, Target};
@@ -47,11 +48,12 @@ impl RosterPresenceService {
                     user,
                     target,
                     stanza,
-                } => batch.push(delivery(&user, target, &stanza)),
+                } => batch.push(delivery(&user, target, stanza.serialize())),
                 Effect::DeliverStored { to, stanza, stored } => {
                     self.publish(std::mem::take(&mut batch), &mut failure).await;
                     let user = to.bare();
-                    let single = delivery(&user, Target::Resources(vec![to]), &stanza);
+                    let xml = convert::serialize(&stanza);
+                    let single = delivery(&user, Target::Resources(vec![to]), xml);
                     if let Err(error) = self.bus.publish(single).await {
                         tracing::warn!(%user, %error, "publishing an offline message failed; storing it again");
                         self.shard.metrics().dependency_error("redis");
@@ -174,10 +176,9 @@ fn by_recipient(stanzas: Vec<Stanza>) -> Vec<Vec<Stanza>> {
     groups
 }
 
-/// The delivery of `stanza` to `target` among `user`'s sessions, carrying the current span's
-/// trace context.
-fn delivery(user: &Jid, target: Target, stanza: &Element) -> Delivery {
-    let xml = convert::serialize(stanza);
+/// The delivery of `xml` (a serialized stanza) to `target` among `user`'s sessions, carrying
+/// the current span's trace context.
+fn delivery(user: &Jid, target: Target, xml: Bytes) -> Delivery {
     let mut delivery = match target {
         Target::Resources(jids) => convert::delivery_to_resources(user, jids, xml),
         Target::Available => convert::delivery_to_available(user, xml),
