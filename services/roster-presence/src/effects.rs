@@ -88,9 +88,7 @@ impl Outgoing {
     pub fn to_element(&self) -> Element {
         match self {
             Self::Element(element) => element.clone(),
-            Self::Addressed { broadcast, to } => {
-                broadcast.element.clone().with_attr("to", to.as_str())
-            }
+            Self::Addressed { broadcast, to } => addressed(&broadcast.element, to),
         }
     }
 
@@ -191,6 +189,14 @@ impl Effects {
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
+}
+
+/// `stanza` with 'to' set to `to`: a copy for one recipient, where a [`Broadcast`] is not
+/// worth building.
+pub fn addressed(stanza: &Element, to: &Jid) -> Element {
+    let mut element = stanza.clone();
+    element.set_attr("to", to.as_str());
+    element
 }
 
 /// A server-generated `<presence/>` from `from`, to `to` when given, of type `kind` (none:

@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use xmpp_core::{Element, Jid, Stanza, StanzaErrorCondition, ns};
 
-use crate::effects::{Broadcast, Effects, presence};
+use crate::effects::{Broadcast, Effects, addressed, presence};
 use crate::roster_cache::{Contact, Roster};
 use crate::sessions::{Resource, SessionKey};
 use crate::shard::{Shard, reply_error};
@@ -299,13 +299,6 @@ pub(crate) async fn probe(
         }
         effects.route_element(reply);
     }
-}
-
-/// `presence` with 'to' set to `to`.
-fn addressed(presence: &Element, to: &Jid) -> Element {
-    let mut element = presence.clone();
-    element.set_attr("to", to.as_str());
-    element
 }
 
 /// The priority of an available presence (§4.7.2.3): 0 when absent; `Err` when not an
