@@ -43,6 +43,22 @@ fn file_env_and_flags_layer_in_that_order() {
     assert_eq!(c2s.limits.stanza_rate, 7);
 }
 
+/// `tls.session_cache` (nested under `[tls]`) is reachable from the environment, so that an
+/// operator can turn resumption off (0) without a config file.
+#[test]
+fn the_tls_session_cache_is_set_from_the_environment() {
+    let (_, c2s) = DevConfig::load(&args(), vec![]).unwrap();
+    assert_eq!(c2s.tls.session_cache, 256);
+    for value in ["0", "4096"] {
+        let env = vec![("STARLING_TLS__SESSION_CACHE".to_owned(), value.to_owned())];
+        let (_, c2s) = DevConfig::load(&args(), env).unwrap();
+        assert_eq!(c2s.tls.session_cache.to_string(), value);
+    }
+    let env = vec![("STARLING_TLS__SESSION_CACHE".to_owned(), "many".to_owned())];
+    let err = DevConfig::load(&args(), env).unwrap_err();
+    assert!(err.contains("session_cache"), "{err}");
+}
+
 #[test]
 fn bad_values_are_one_line_errors() {
     let env = vec![("STARLING_LISTEN".to_owned(), "not an address".to_owned())];
