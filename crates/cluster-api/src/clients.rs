@@ -3,25 +3,27 @@
 
 use std::sync::Arc;
 
-use tonic::transport::Channel;
 use xmpp_core::Jid;
 
 use crate::shard::{ShardCount, shard_of};
+use crate::transport::ShardChannel;
 use crate::v1::roster_presence_client::RosterPresenceClient;
 
 /// One gRPC client per shard, in shard order. Cheap to clone; clones share the channels.
 #[derive(Clone, Debug)]
 pub struct ShardClients {
-    clients: Arc<[RosterPresenceClient<Channel>]>,
+    clients: Arc<[RosterPresenceClient<ShardChannel>]>,
     count: ShardCount,
 }
 
 impl ShardClients {
-    /// Clients for the shards reached through `channels`, shard `i` through `channels[i]`.
+    /// Clients for the shards reached through `channels`, shard `i` through `channels[i]`
+    /// ([`crate::over_http2`] for a network channel, [`crate::in_process::direct`] for a shard
+    /// in this process).
     ///
     /// # Panics
     /// When `channels` is empty: a deployment has at least one shard.
-    pub fn new(channels: Vec<Channel>) -> Self {
+    pub fn new(channels: Vec<ShardChannel>) -> Self {
         let count = u32::try_from(channels.len())
             .ok()
             .and_then(ShardCount::new)
@@ -41,7 +43,7 @@ impl ShardClients {
     }
 
     /// A client of the shard that owns `jid`'s bare JID.
-    pub fn for_jid(&self, jid: &Jid) -> RosterPresenceClient<Channel> {
+    pub fn for_jid(&self, jid: &Jid) -> RosterPresenceClient<ShardChannel> {
         self.shard(self.index_of(jid))
     }
 
@@ -54,7 +56,7 @@ impl ShardClients {
     ///
     /// # Panics
     /// When `index` is not below [`ShardClients::count`].
-    pub fn shard(&self, index: u32) -> RosterPresenceClient<Channel> {
+    pub fn shard(&self, index: u32) -> RosterPresenceClient<ShardChannel> {
         self.clients[index as usize].clone()
     }
 }

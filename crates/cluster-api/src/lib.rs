@@ -4,8 +4,11 @@
 //!   tonic and checked in (`src/gen/`, kept in step with the proto files by
 //!   `tests/codegen.rs`), so that building needs no protobuf compiler;
 //! - [`convert`]: conversions between those messages and `xmpp-core` types;
-//! - [`in_process`]: a transport that serves a gRPC service inside the process, so the
-//!   one-process `starling dev` mode uses the same generated clients as the cluster;
+//! - [`transport`]: [`ShardChannel`], the one transport type of a shard's client, over
+//!   HTTP/2 or in place;
+//! - [`in_process`]: a shard in the same process, called in place (what the one-process
+//!   `starling dev` mode runs) or served over in-memory HTTP/2 pipes (what tests of that
+//!   path run), through the same generated clients as the cluster;
 //! - [`remote`]: channels to shards in other processes, from an endpoint template;
 //! - [`shard`]: which roster-presence shard owns a user, and [`clients`]: a client of each
 //!   shard, picked by that function.
@@ -18,6 +21,7 @@ pub mod convert;
 pub mod in_process;
 pub mod remote;
 pub mod shard;
+pub mod transport;
 
 /// The generated code of the `starling.v1` protobuf package.
 #[rustfmt::skip]
@@ -32,6 +36,7 @@ pub mod shard;
 pub mod v1;
 
 pub use clients::ShardClients;
+pub use transport::{ShardChannel, over_http2};
 
 /// Streams a gRPC client may reset before the server has accepted them, per connection,
 /// before the server's HTTP/2 layer closes the connection (GOAWAY `ENHANCE_YOUR_CALM`).

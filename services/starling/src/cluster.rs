@@ -102,7 +102,9 @@ pub fn shard_clients(
         ..RemoteSettings::default()
     };
     let channels = channels(&uris, settings).map_err(|e| format!("shard_endpoint: {e}"))?;
-    Ok(ShardClients::new(channels))
+    Ok(ShardClients::new(
+        channels.into_iter().map(cluster_api::over_http2).collect(),
+    ))
 }
 
 /// Serves `/healthz`, `/readyz` and `/metrics` on `addr` until shutdown.

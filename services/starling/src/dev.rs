@@ -112,8 +112,9 @@ async fn run(config: DevConfig, c2s: C2sConfig) -> Result<(), String> {
     })?;
     tracing::info!(domain = %c2s.domain, data_dir = %config.data_dir.display(), "starling dev starting");
     let store = Arc::new(store);
-    // One shard, reached through the generated gRPC client over in-process pipes, and the
-    // in-process bus: the cluster's code paths in one process.
+    // One shard, reached through the generated gRPC client with its generated server called
+    // in place, and the in-process bus: the cluster's code paths in one process, but for
+    // HTTP/2 between the roles.
     let bus: Arc<dyn Bus> = Arc::new(LocalBus::new(LocalBusConfig::default()));
     let mut shard_config = ShardConfig::new(c2s.domain.clone());
     shard_config.max_roster_items = config.max_roster_items;

@@ -4,6 +4,7 @@ use bytes::Bytes;
 use tonic::{Request, Response, Status};
 
 use super::*;
+use crate::transport::{ShardChannel, over_http2};
 use crate::v1;
 use crate::v1::roster_presence_client::RosterPresenceClient;
 use crate::v1::roster_presence_server::{RosterPresence, RosterPresenceServer};
@@ -20,6 +21,8 @@ enum Call {
 #[derive(Clone, Debug, Default)]
 struct Recorder {
     calls: Arc<Mutex<Vec<Call>>>,
+    /// The `traceparent` metadata of each session_bound call, as the shards read it.
+    traceparents: Arc<Mutex<Vec<String>>>,
     /// Each session_closed call holds its worker thread for a while, as a loaded shard's
     /// work does.
     busy: bool,
@@ -41,6 +44,10 @@ impl RosterPresence for Recorder {
         &self,
         request: Request<v1::SessionBoundRequest>,
     ) -> Result<Response<v1::SessionBoundResponse>, Status> {
+        if let Some(value) = request.metadata().get("traceparent") {
+            let value = value.to_str().unwrap().to_owned();
+            self.traceparents.lock().unwrap().push(value);
+        }
         self.record(Call::Bound(request.into_inner()));
         Ok(Response::new(v1::SessionBoundResponse {}))
     }
@@ -99,10 +106,34 @@ fn stanza_in(id: &str) -> v1::StanzaInRequest {
     }
 }
 
+/// The two in-process transports.
+#[derive(Clone, Copy, Debug)]
+enum Via {
+    Http2,
+    Direct,
+}
+
+const BOTH: [Via; 2] = [Via::Http2, Via::Direct];
+
+/// A client of `server` through `via`.
+fn client(via: Via, server: Recorder) -> RosterPresenceClient<ShardChannel> {
+    let server = RosterPresenceServer::new(server);
+    RosterPresenceClient::new(match via {
+        Via::Http2 => over_http2(channel(server)),
+        Via::Direct => direct(server),
+    })
+}
+
 #[tokio::test]
 async fn calls_arrive_with_their_fields() {
+    for via in BOTH {
+        calls_arrive_with_their_fields_via(via).await;
+    }
+}
+
+async fn calls_arrive_with_their_fields_via(via: Via) {
     let shard = Recorder::default();
-    let mut client = RosterPresenceClient::new(channel(RosterPresenceServer::new(shard.clone())));
+    let mut client = client(via, shard.clone());
 
     client
         .session_bound(v1::SessionBoundRequest {
@@ -130,23 +161,57 @@ async fn calls_arrive_with_their_fields() {
             Call::Closed(v1::SessionClosedRequest {
                 session: Some(session(1))
             }),
-        ]
+        ],
+        "{via:?}"
     );
+}
+
+/// A call's metadata reaches the server's handler on either transport: the shards read the
+/// caller's trace context from it (W3C `traceparent`).
+#[tokio::test]
+async fn metadata_reaches_the_server() {
+    const TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    for via in BOTH {
+        let shard = Recorder::default();
+        let mut request = Request::new(v1::SessionBoundRequest {
+            session: Some(session(1)),
+            restored: None,
+        });
+        request
+            .metadata_mut()
+            .insert("traceparent", TRACEPARENT.parse().unwrap());
+        client(via, shard.clone())
+            .session_bound(request)
+            .await
+            .unwrap();
+        assert_eq!(
+            *shard.traceparents.lock().unwrap(),
+            [TRACEPARENT],
+            "{via:?}"
+        );
+    }
 }
 
 #[tokio::test]
 async fn errors_come_back_as_statuses() {
-    let mut client =
-        RosterPresenceClient::new(channel(RosterPresenceServer::new(Recorder::default())));
-    let status = client.stanza_in(stanza_in("refuse")).await.unwrap_err();
-    assert_eq!(status.code(), tonic::Code::InvalidArgument);
-    assert_eq!(status.message(), "refused");
+    for via in BOTH {
+        let mut client = client(via, Recorder::default());
+        let status = client.stanza_in(stanza_in("refuse")).await.unwrap_err();
+        assert_eq!(status.code(), tonic::Code::InvalidArgument, "{via:?}");
+        assert_eq!(status.message(), "refused", "{via:?}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_calls_all_succeed() {
+    for via in BOTH {
+        concurrent_calls_all_succeed_via(via).await;
+    }
+}
+
+async fn concurrent_calls_all_succeed_via(via: Via) {
     let shard = Recorder::default();
-    let client = RosterPresenceClient::new(channel(RosterPresenceServer::new(shard.clone())));
+    let client = client(via, shard.clone());
     let mut tasks = tokio::task::JoinSet::new();
     for i in 0..100 {
         let mut client = client.clone();

@@ -221,7 +221,9 @@ async fn shard_zero_of_two(
     let mut config = ShardConfig::new("example.org");
     config.max_routes_in_flight = in_flight;
     let shard = Arc::new(Shard::new(config, Stores::sqlite(store)));
-    let channel = cluster_api::in_process::channel(RosterPresenceServer::new(peer));
+    let channel = cluster_api::over_http2(cluster_api::in_process::channel(
+        RosterPresenceServer::new(peer),
+    ));
     let peers = ShardClients::new(vec![channel.clone(), channel]);
     let theirs = (0..)
         .map(|i| format!("user{i}@example.org"))
