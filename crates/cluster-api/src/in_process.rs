@@ -9,10 +9,15 @@
 //! flow control, pipe or connection task stands between the two, which took about a quarter
 //! of the server's instructions per presence delivery (ARCHITECTURE.md, "Presence broadcast
 //! cost").
-//! The call runs in the caller's task, as the cluster's calls wait in it for their answer;
-//! dropping it drops the server's future, as a reset HTTP/2 stream does. [`channel`] keeps the
-//! whole HTTP/2 path in memory (connections are [`tokio::io::duplex`] pipes instead of TCP
-//! sockets), so that tests can drive a real server through it without binding ports.
+//!
+//! The call runs in the caller's task, as the cluster's calls wait in it for their answer.
+//! Dropping it drops the server's future, as a reset HTTP/2 stream does; a panic in the
+//! server's handler unwinds the caller's task (a session), where over HTTP/2 it ended only
+//! the request's own task.
+//!
+//! [`channel`] keeps the whole HTTP/2 path in memory (connections are [`tokio::io::duplex`]
+//! pipes instead of TCP sockets), so that tests can drive a real server through it without
+//! binding ports.
 
 use std::convert::Infallible;
 use std::io;
