@@ -51,6 +51,31 @@ const PENDING_CONNECTIONS: usize = 4;
 /// ignores it; it shows up only as the HTTP/2 `:authority` of requests.
 const ENDPOINT: &str = "http://in-process";
 
+/// What both transports serve: a tonic-generated server such as
+/// `RosterPresenceServer::new(shard)`, which answers every request (a failure is a gRPC
+/// status in the response, so its own error type is `Infallible`).
+pub trait GeneratedServer:
+    Service<Request<Body>, Response = Response<Body>, Error = Infallible, Future: Send + 'static>
+    + Clone
+    + Send
+    + Sync
+    + 'static
+{
+}
+
+impl<S> GeneratedServer for S where
+    S: Service<
+            Request<Body>,
+            Response = Response<Body>,
+            Error = Infallible,
+            Future: Send + 'static,
+        > + Clone
+        + Send
+        + Sync
+        + 'static
+{
+}
+
 /// A channel to `service`, served by a task of its own on in-memory pipes.
 ///
 /// Pass the generated server type, e.g. `RosterPresenceServer::new(shard)`, and hand the
@@ -60,16 +85,7 @@ const ENDPOINT: &str = "http://in-process";
 ///
 /// Must be called from within a Tokio runtime: the server task and the channel's worker are
 /// spawned on it.
-pub fn channel<S>(service: S) -> Channel
-where
-    S: Service<Request<Body>, Response = Response<Body>, Error = Infallible>
-        + NamedService
-        + Clone
-        + Send
-        + Sync
-        + 'static,
-    S::Future: Send + 'static,
-{
+pub fn channel<S: GeneratedServer + NamedService>(service: S) -> Channel {
     let (connect, accept) = mpsc::channel::<DuplexStream>(PENDING_CONNECTIONS);
     tokio::spawn(async move {
         let incoming = ReceiverStream::new(accept).map(Ok::<_, Infallible>);
@@ -102,15 +118,7 @@ where
 /// A transport that calls `service`, a generated server such as
 /// `RosterPresenceServer::new(shard)`, in place (see the module documentation). Its calls
 /// have no deadline of their own, as over [`channel`]: the caller's limits apply.
-pub fn direct<S>(service: S) -> ShardChannel
-where
-    S: Service<Request<Body>, Response = Response<Body>, Error = Infallible>
-        + Clone
-        + Send
-        + Sync
-        + 'static,
-    S::Future: Send + 'static,
-{
+pub fn direct<S: GeneratedServer>(service: S) -> ShardChannel {
     BoxCloneSyncService::new(
         service.map_err(|never: Infallible| -> tonic::transport::Error { match never {} }),
     )
