@@ -5,7 +5,9 @@
 //!   and the [`ReaderLimits`]. Every violation maps to the stream error condition the RFC
 //!   names ([`ReadError::Stream`]).
 //! - [`XmlWriter`] serializes elements into a buffer and flushes them in batches.
-//! - [`Transport`] is TCP or TLS on either side, with the RFC 9266 `tls-exporter` value.
+//! - [`Transport`] is TCP or TLS on either side, with the RFC 9266 `tls-exporter` value;
+//!   [`ServerTls`] accepts TLS, and [`Records`] protects a server connection's records once
+//!   rustls negotiated its keys.
 //! - [`client`] negotiates a client stream (tests and the load generator).
 //!
 //! Architecture invariant: the reader never buffers more than `max_stanza_bytes` of one
@@ -30,5 +32,5 @@ pub use error::ReadError;
 pub use header::StreamHeader;
 pub use limits::ReaderLimits;
 pub use reader::{StreamEvent, XmlReader};
-pub use transport::Transport;
+pub use transport::{Records, ServerTls, Transport};
 pub use writer::XmlWriter;

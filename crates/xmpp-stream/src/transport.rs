@@ -8,6 +8,13 @@ use std::task::{Context, Poll};
 use rustls::ProtocolVersion;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
+mod accept;
+mod protection;
+mod records;
+
+pub use accept::ServerTls;
+pub use records::Records;
+
 /// The RFC 9266 §2 exporter label for the `tls-exporter` channel binding type.
 const TLS_EXPORTER_LABEL: &[u8] = b"EXPORTER-Channel-Binding";
 /// RFC 9266 §2: 32 bytes of keying material, with no context.
@@ -22,6 +29,8 @@ pub enum Transport<S> {
     Plain(S),
     /// TLS, server side. Boxed: the TLS state is large and the plain variant is common.
     Tls(Box<tokio_rustls::server::TlsStream<S>>),
+    /// TLS, server side, records protected by [`Records`] once rustls negotiated the keys.
+    Records(Box<Records<S>>),
     /// TLS, client side.
     ClientTls(Box<tokio_rustls::client::TlsStream<S>>),
 }
@@ -43,6 +52,7 @@ impl<S> Transport<S> {
     pub fn tls_exporter(&self) -> Option<Vec<u8>> {
         let exported = match self {
             Transport::Plain(_) => return None,
+            Transport::Records(records) => return records.tls_exporter().map(Vec::from),
             Transport::Tls(tls) => {
                 let conn = tls.get_ref().1;
                 if conn.protocol_version() != Some(ProtocolVersion::TLSv1_3) {
@@ -66,6 +76,7 @@ impl<S> Transport<S> {
         match self {
             Transport::Plain(s) => s,
             Transport::Tls(tls) => tls.get_ref().0,
+            Transport::Records(records) => records.get_ref(),
             Transport::ClientTls(tls) => tls.get_ref().0,
         }
     }
@@ -80,6 +91,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for Transport<S> {
         match self.get_mut() {
             Transport::Plain(s) => Pin::new(s).poll_read(cx, buf),
             Transport::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+            Transport::Records(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
             Transport::ClientTls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
         }
     }
@@ -94,6 +106,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for Transport<S> {
         match self.get_mut() {
             Transport::Plain(s) => Pin::new(s).poll_write(cx, buf),
             Transport::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+            Transport::Records(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
             Transport::ClientTls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
         }
     }
@@ -106,6 +119,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for Transport<S> {
         match self.get_mut() {
             Transport::Plain(s) => Pin::new(s).poll_write_vectored(cx, bufs),
             Transport::Tls(s) => Pin::new(s.as_mut()).poll_write_vectored(cx, bufs),
+            Transport::Records(s) => Pin::new(s.as_mut()).poll_write_vectored(cx, bufs),
             Transport::ClientTls(s) => Pin::new(s.as_mut()).poll_write_vectored(cx, bufs),
         }
     }
@@ -114,6 +128,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for Transport<S> {
         match self {
             Transport::Plain(s) => s.is_write_vectored(),
             Transport::Tls(s) => s.is_write_vectored(),
+            Transport::Records(s) => s.is_write_vectored(),
             Transport::ClientTls(s) => s.is_write_vectored(),
         }
     }
@@ -122,6 +137,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for Transport<S> {
         match self.get_mut() {
             Transport::Plain(s) => Pin::new(s).poll_flush(cx),
             Transport::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+            Transport::Records(s) => Pin::new(s.as_mut()).poll_flush(cx),
             Transport::ClientTls(s) => Pin::new(s.as_mut()).poll_flush(cx),
         }
     }
@@ -130,6 +146,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for Transport<S> {
         match self.get_mut() {
             Transport::Plain(s) => Pin::new(s).poll_shutdown(cx),
             Transport::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+            Transport::Records(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
             Transport::ClientTls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
         }
     }
@@ -140,6 +157,7 @@ impl<S> std::fmt::Debug for Transport<S> {
         f.write_str(match self {
             Transport::Plain(_) => "Transport::Plain",
             Transport::Tls(_) => "Transport::Tls",
+            Transport::Records(_) => "Transport::Records",
             Transport::ClientTls(_) => "Transport::ClientTls",
         })
     }

@@ -19,7 +19,7 @@ pub struct C2sServer {
     /// Validated configuration.
     pub config: C2sConfig,
     /// TLS for STARTTLS and direct TLS.
-    pub tls_acceptor: tokio_rustls::TlsAcceptor,
+    pub tls_acceptor: xmpp_stream::ServerTls,
     /// Where accounts and their credentials live.
     pub accounts: Arc<dyn AccountStore>,
     /// Bound sessions of this process.
@@ -53,9 +53,10 @@ impl C2sServer {
         cluster: Cluster,
     ) -> Arc<Self> {
         let cluster = cluster.with_call_limit(config.limits.max_shard_calls);
+        let tls_acceptor = xmpp_stream::ServerTls::new(tls, config.tls.compact_sessions);
         Arc::new(Self {
             config,
-            tls_acceptor: tokio_rustls::TlsAcceptor::from(tls),
+            tls_acceptor,
             accounts,
             sessions: SessionRegistry::new(),
             cluster,

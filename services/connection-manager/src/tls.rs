@@ -69,6 +69,8 @@ pub fn server_config(
         .with_no_client_auth()
         .with_single_cert(certs, key)?;
     config.alpn_protocols = vec![ALPN_XMPP_CLIENT.to_vec()];
+    // Compact sessions take the keys over from rustls after the handshake.
+    config.enable_secret_extraction = settings.compact_sessions;
     if settings.session_cache == 0 {
         config.session_storage = Arc::new(NoServerSessionStorage {});
         config.send_tls13_tickets = 0;

@@ -71,7 +71,7 @@ async fn open(
     let conn = if direct_tls {
         // XEP-0368: TLS first, then the XML stream.
         match tokio::time::timeout_at(deadline, server.tls_acceptor.accept(tcp)).await {
-            Ok(Ok(tls)) => Transport::Tls(Box::new(tls)),
+            Ok(Ok(tls)) => tls,
             Ok(Err(e)) => {
                 tracing::debug!(%peer, error = %e, "direct TLS handshake failed");
                 return None;

@@ -163,7 +163,7 @@ impl Stream {
     /// Upgrades the connection to TLS after `<proceed/>` (RFC 6120 §5.4.3.3).
     pub(crate) async fn upgrade_tls(
         &mut self,
-        acceptor: &tokio_rustls::TlsAcceptor,
+        acceptor: &xmpp_stream::ServerTls,
     ) -> Result<(), End> {
         let (reader, writer) = self.io.take().ok_or(End::Gone)?;
         if reader.has_buffered_data() {
@@ -181,11 +181,10 @@ impl Stream {
                 "TLS already negotiated",
             ));
         };
-        let tls = acceptor.accept(tcp).await.map_err(|e| {
+        let conn = acceptor.accept(tcp).await.map_err(|e| {
             tracing::debug!(error = %e, "TLS handshake failed");
             End::Gone
         })?;
-        let conn = Transport::Tls(Box::new(tls));
         self.tls = true;
         self.tls_exporter = conn.tls_exporter();
         let (r, w) = tokio::io::split(conn);

@@ -1,0 +1,329 @@
+//! A server-side TLS connection after its handshake, protecting records itself with the keys
+//! rustls negotiated, instead of keeping rustls's connection (the userspace counterpart of
+//! handing the record layer to the kernel, kTLS).
+//!
+//! Why: rustls keeps about 7.5 KB per connection for as long as it lives, a 4 KiB receive
+//! buffer among it, whether or not anything is in flight; on a server holding many idle
+//! XMPP streams that was half of an idle session's memory. Here an idle connection holds its
+//! two directions' keys and nothing else: the buffers are taken when bytes arrive or leave
+//! and given back when they are gone.
+//!
+//! What it does not do: change keys. A TLS 1.3 KeyUpdate from the client ends the
+//! connection (the secrets rustls exports do not include the traffic secret the next key
+//! derives from), as does reaching the suite's confidentiality limit on our side
+//! (RFC 8446 §5.5: 2^23–2^24 records for AES-GCM). Renegotiation on TLS 1.2 ends it too.
+//! Clients reconnect; `tls.compact_sessions = false` keeps rustls's record layer instead.
+
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+use super::protection::{
+    ALERT, APPLICATION_DATA, Alert, HANDSHAKE, HEADER_LEN, MAX_FRAGMENT, Protection,
+};
+
+/// Bytes asked of the socket at once when the record's size does not ask for more.
+const READ_CHUNK: usize = 4096;
+/// Alert descriptions of RFC 8446 §6 that do not end the connection by themselves.
+const CLOSE_NOTIFY: u8 = 0;
+const USER_CANCELED: u8 = 90;
+
+/// An established TLS connection whose records this layer protects.
+pub struct Records<S> {
+    io: S,
+    rx: Protection,
+    tx: Protection,
+    /// RFC 9266 tls-exporter value, computed before rustls's state was dropped (TLS 1.3).
+    exporter: Option<[u8; 32]>,
+    /// Received bytes: `inbuf[..in_end]` is filled, `inbuf[in_start..in_end]` is not yet
+    /// processed, and `plain` is decrypted content not yet read, before `in_start`.
+    inbuf: Vec<u8>,
+    in_start: usize,
+    in_end: usize,
+    plain: std::ops::Range<usize>,
+    /// Protected bytes not yet written, from `out_start`.
+    outbuf: Vec<u8>,
+    out_start: usize,
+    /// The peer sent close_notify: reads now end.
+    read_closed: bool,
+    /// We sent close_notify (or a fatal alert): nothing more may be written.
+    write_closed: bool,
+    /// Why the connection failed, repeated to every later read and write.
+    failed: Option<(io::ErrorKind, &'static str)>,
+}
+
+impl<S> std::fmt::Debug for Records<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Records")
+            .field("read_closed", &self.read_closed)
+            .field("write_closed", &self.write_closed)
+            .field("failed", &self.failed)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S> Records<S> {
+    /// Takes over after a handshake: `received` holds bytes read past the handshake's last
+    /// record (the client may send its first records along with its Finished).
+    pub(super) fn new(
+        io: S,
+        rx: Protection,
+        tx: Protection,
+        exporter: Option<[u8; 32]>,
+        received: Vec<u8>,
+    ) -> Self {
+        let in_end = received.len();
+        Self {
+            io,
+            rx,
+            tx,
+            exporter,
+            inbuf: received,
+            in_start: 0,
+            in_end,
+            plain: 0..0,
+            outbuf: Vec::new(),
+            out_start: 0,
+            read_closed: false,
+            write_closed: false,
+            failed: None,
+        }
+    }
+
+    /// The RFC 9266 tls-exporter channel-binding value, on TLS 1.3.
+    pub fn tls_exporter(&self) -> Option<[u8; 32]> {
+        self.exporter
+    }
+
+    /// The underlying stream.
+    pub fn get_ref(&self) -> &S {
+        &self.io
+    }
+
+    fn check_failed(&self) -> io::Result<()> {
+        match self.failed {
+            Some((kind, why)) => Err(io::Error::new(kind, why)),
+            None => Ok(()),
+        }
+    }
+
+    /// Records a fatal condition; with an alert for the peer, queued for the next write.
+    fn fail(&mut self, kind: io::ErrorKind, why: &'static str, alert: Option<Alert>) -> io::Error {
+        if let (Some(alert), false) = (alert, self.write_closed) {
+            // A fatal alert (RFC 8446 §6.2), best effort: the connection ends either way.
+            let _ = self.tx.seal(ALERT, &[2, alert as u8], &mut self.outbuf);
+            self.write_closed = true;
+        }
+        self.failed = Some((kind, why));
+        io::Error::new(kind, why)
+    }
+
+    /// Processes the next whole record in the buffer, if there is one: `Ok(false)` when more
+    /// bytes are needed.
+    fn next_record(&mut self) -> io::Result<bool> {
+        let available = &self.inbuf[self.in_start..self.in_end];
+        if available.len() < HEADER_LEN {
+            return Ok(false);
+        }
+        let len = u16::from_be_bytes([available[3], available[4]]) as usize;
+        if len > MAX_FRAGMENT + 2048 {
+            return Err(self.fail(
+                io::ErrorKind::InvalidData,
+                "TLS record too long",
+                Some(Alert::RecordOverflow),
+            ));
+        }
+        if available.len() < HEADER_LEN + len {
+            return Ok(false);
+        }
+        let start = self.in_start;
+        let record = &mut self.inbuf[start..start + HEADER_LEN + len];
+        let (content_type, content) = match self.rx.open(record) {
+            Ok(opened) => opened,
+            Err(alert) => {
+                return Err(self.fail(
+                    io::ErrorKind::InvalidData,
+                    "TLS record rejected",
+                    Some(alert),
+                ));
+            }
+        };
+        self.in_start += HEADER_LEN + len;
+        let content = start + content.start..start + content.end;
+        match content_type {
+            APPLICATION_DATA => self.plain = content,
+            ALERT => match self.inbuf[content.clone()] {
+                [_, CLOSE_NOTIFY] => self.read_closed = true,
+                [_, USER_CANCELED] => {}
+                [_, _] => {
+                    return Err(self.fail(
+                        io::ErrorKind::ConnectionAborted,
+                        "TLS alert from the peer",
+                        None,
+                    ));
+                }
+                _ => {
+                    return Err(self.fail(
+                        io::ErrorKind::InvalidData,
+                        "malformed TLS alert",
+                        Some(Alert::DecodeError),
+                    ));
+                }
+            },
+            HANDSHAKE => {
+                // A TLS 1.3 KeyUpdate or a TLS 1.2 renegotiation: see the module doc.
+                return Err(self.fail(
+                    io::ErrorKind::Unsupported,
+                    "TLS handshake message after the handshake (key update or renegotiation)",
+                    Some(Alert::UnexpectedMessage),
+                ));
+            }
+            _ => {
+                return Err(self.fail(
+                    io::ErrorKind::InvalidData,
+                    "unexpected TLS record type",
+                    Some(Alert::UnexpectedMessage),
+                ));
+            }
+        }
+        Ok(true)
+    }
+
+    /// Writes queued protected bytes; the buffer is given back once they are all out.
+    fn poll_drain(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>>
+    where
+        S: AsyncWrite + Unpin,
+    {
+        while self.out_start < self.outbuf.len() {
+            let n = ready!(Pin::new(&mut self.io).poll_write(cx, &self.outbuf[self.out_start..]))?;
+            if n == 0 {
+                return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
+            }
+            self.out_start += n;
+        }
+        self.outbuf = Vec::new();
+        self.out_start = 0;
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for Records<S> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        loop {
+            this.check_failed()?;
+            if !this.plain.is_empty() {
+                let n = this.plain.len().min(buf.remaining());
+                buf.put_slice(&this.inbuf[this.plain.start..this.plain.start + n]);
+                this.plain.start += n;
+                return Poll::Ready(Ok(()));
+            }
+            if this.read_closed {
+                return Poll::Ready(Ok(()));
+            }
+            match this.next_record() {
+                Ok(true) => continue,
+                Ok(false) => {}
+                Err(e) => {
+                    // Let the alert out if the socket takes it now.
+                    let _ = this.poll_drain(cx);
+                    return Poll::Ready(Err(e));
+                }
+            }
+            // Keep only the unprocessed tail, then read at least the rest of the record.
+            if this.in_start > 0 {
+                this.inbuf.copy_within(this.in_start..this.in_end, 0);
+                this.in_end -= this.in_start;
+                this.in_start = 0;
+                this.plain = 0..0;
+            }
+            let wanted = if this.in_end >= HEADER_LEN {
+                HEADER_LEN + u16::from_be_bytes([this.inbuf[3], this.inbuf[4]]) as usize
+            } else {
+                HEADER_LEN
+            };
+            let size = (this.in_end + READ_CHUNK).max(wanted);
+            if this.inbuf.len() < size {
+                this.inbuf.resize(size, 0);
+            }
+            let mut read = ReadBuf::new(&mut this.inbuf[this.in_end..]);
+            match Pin::new(&mut this.io).poll_read(cx, &mut read) {
+                Poll::Pending => {
+                    if this.in_end == 0 {
+                        // Idle: hold no buffer while waiting (the point of this layer).
+                        this.inbuf = Vec::new();
+                    }
+                    return Poll::Pending;
+                }
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Ready(Ok(())) => {
+                    let n = read.filled().len();
+                    if n == 0 {
+                        // RFC 8446 §6.1: a stream cut without close_notify may be truncated.
+                        return Poll::Ready(Err(this.fail(
+                            io::ErrorKind::UnexpectedEof,
+                            "TLS connection closed without close_notify",
+                            None,
+                        )));
+                    }
+                    this.in_end += n;
+                }
+            }
+        }
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for Records<S> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        this.check_failed()?;
+        if this.write_closed {
+            return Poll::Ready(Err(io::ErrorKind::BrokenPipe.into()));
+        }
+        ready!(this.poll_drain(cx))?;
+        if buf.is_empty() {
+            return Poll::Ready(Ok(0));
+        }
+        let n = buf.len().min(MAX_FRAGMENT);
+        if let Err(why) = this.tx.seal(APPLICATION_DATA, &buf[..n], &mut this.outbuf) {
+            return Poll::Ready(Err(this.fail(io::ErrorKind::Other, why, None)));
+        }
+        // The record is ours now; the socket may take it at once or at the next flush.
+        if let Poll::Ready(Err(e)) = this.poll_drain(cx) {
+            return Poll::Ready(Err(e));
+        }
+        Poll::Ready(Ok(n))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        ready!(this.poll_drain(cx))?;
+        Pin::new(&mut this.io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        if !this.write_closed {
+            this.write_closed = true;
+            // close_notify (RFC 8446 §6.1), a warning-level alert.
+            if let Err(why) = this.tx.seal(ALERT, &[1, CLOSE_NOTIFY], &mut this.outbuf) {
+                tracing::debug!(why, "no close_notify sent");
+            }
+        }
+        ready!(this.poll_drain(cx))?;
+        Pin::new(&mut this.io).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests;
