@@ -81,6 +81,17 @@ async fn starttls_with_scram_sha_256_plus_channel_binding() {
 }
 
 #[tokio::test]
+async fn starttls_with_channel_binding_when_rustls_keeps_the_record_layer() {
+    // The default protects records after the handshake without rustls (compact sessions);
+    // the other path must log in just as well, channel binding included.
+    login_with(|c| {
+        c.tls.compact_sessions = false;
+        c.sasl_mechanisms = vec!["SCRAM-SHA-256-PLUS".into()];
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn starttls_with_scram_sha_256_over_tls_1_2() {
     // Without TLS 1.3 there is no tls-exporter, so the client uses plain SCRAM-SHA-256 ("n,,").
     login_with(|c| {
