@@ -169,7 +169,8 @@ where
     }
     let secrets = conn.dangerous_extract_secrets().map_err(invalid)?;
     let unsupported = || invalid("no record protection for this TLS version and cipher suite");
-    let rx = Protection::new(version, secrets.rx.0, secrets.rx.1, u64::MAX).ok_or_else(unsupported)?;
+    let rx =
+        Protection::new(version, secrets.rx.0, secrets.rx.1, u64::MAX).ok_or_else(unsupported)?;
     let tx = Protection::new(version, secrets.tx.0, secrets.tx.1, limit).ok_or_else(unsupported)?;
     buf.truncate(end);
     buf.drain(..start);

@@ -6,7 +6,9 @@
 
 use std::ops::Range;
 
-use ring::aead::{AES_128_GCM, AES_256_GCM, Aad, CHACHA20_POLY1305, LessSafeKey, Nonce, UnboundKey};
+use ring::aead::{
+    AES_128_GCM, AES_256_GCM, Aad, CHACHA20_POLY1305, LessSafeKey, Nonce, UnboundKey,
+};
 use rustls::{ConnectionTrafficSecrets, ProtocolVersion};
 
 /// Record content types (RFC 8446 §5.1).
@@ -122,9 +124,7 @@ impl Protection {
         let start = out.len();
         let (outer_type, payload_len) = match self.format {
             Format::Tls13 => (APPLICATION_DATA, data.len() + 1 + TAG_LEN),
-            Format::Tls12ExplicitNonce => {
-                (content_type, EXPLICIT_NONCE_LEN + data.len() + TAG_LEN)
-            }
+            Format::Tls12ExplicitNonce => (content_type, EXPLICIT_NONCE_LEN + data.len() + TAG_LEN),
             Format::Tls12 => (content_type, data.len() + TAG_LEN),
         };
         out.reserve(HEADER_LEN + payload_len);

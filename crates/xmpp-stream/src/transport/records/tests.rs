@@ -193,7 +193,10 @@ async fn close_notify_ends_reading_cleanly_in_both_directions() {
     let mut got = Vec::new();
     client.read_to_end(&mut got).await.unwrap();
     assert_eq!(got, b"</stream:stream>");
-    assert!(server.write_all(b"more").await.is_err(), "nothing after close_notify");
+    assert!(
+        server.write_all(b"more").await.is_err(),
+        "nothing after close_notify"
+    );
 }
 
 #[tokio::test]
