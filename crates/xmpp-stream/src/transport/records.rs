@@ -326,4 +326,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for Records<S> {
 }
 
 #[cfg(test)]
+mod proptests;
+#[cfg(test)]
 mod tests;
