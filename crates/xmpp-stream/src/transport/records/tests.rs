@@ -11,7 +11,7 @@ use rustls::{
     SupportedProtocolVersion,
 };
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
-use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, DuplexStream};
 use tokio_rustls::client::TlsStream as ClientTls;
 
 use crate::transport::{ServerTls, Transport};
@@ -141,6 +141,25 @@ async fn data_sent_with_the_clients_finished_arrives() {
     }
 }
 
+/// Writes `data` at one end while reading as much at the other; what arrived.
+async fn transfer(
+    from: &mut (impl AsyncWrite + Unpin),
+    to: &mut (impl AsyncRead + Unpin),
+    data: &[u8],
+) -> Vec<u8> {
+    let mut got = vec![0; data.len()];
+    let (sent, received) = tokio::join!(
+        async {
+            from.write_all(data).await.unwrap();
+            from.flush().await.unwrap();
+        },
+        to.read_exact(&mut got)
+    );
+    let () = sent;
+    received.unwrap();
+    got
+}
+
 /// Large writes become many records; a small pipe splits them into many partial reads and
 /// writes on both sides.
 #[tokio::test]
@@ -149,32 +168,8 @@ async fn large_transfers_through_a_narrow_pipe_arrive_whole() {
         let configs = configs(version, None);
         let (mut server, mut client) = connect(&configs, 777, b"").await;
         let data: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
-        let (sent, received) = tokio::join!(
-            async {
-                server.write_all(&data).await.unwrap();
-                server.flush().await.unwrap();
-            },
-            async {
-                let mut got = vec![0; data.len()];
-                client.read_exact(&mut got).await.unwrap();
-                got
-            }
-        );
-        let () = sent;
-        assert!(received == data);
-        let (sent, received) = tokio::join!(
-            async {
-                client.write_all(&data).await.unwrap();
-                client.flush().await.unwrap();
-            },
-            async {
-                let mut got = vec![0; data.len()];
-                server.read_exact(&mut got).await.unwrap();
-                got
-            }
-        );
-        let () = sent;
-        assert!(received == data);
+        assert!(transfer(&mut server, &mut client, &data).await == data);
+        assert!(transfer(&mut client, &mut server, &data).await == data);
     }
 }
 
