@@ -10,6 +10,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 mod accept;
 mod protection;
+mod record_buffer;
 mod records;
 
 pub use accept::ServerTls;

@@ -14,11 +14,9 @@ use rustls::{ProtocolVersion, ServerConfig, SupportedCipherSuite};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use super::protection::{HEADER_LEN, MAX_FRAGMENT, Protection};
+use super::record_buffer::RecordBuffer;
 use super::records::Records;
 use super::{TLS_EXPORTER_LABEL, TLS_EXPORTER_LEN, Transport};
-
-/// Bytes asked of the socket at once during the handshake.
-const READ_CHUNK: usize = 4096;
 /// The longest record either version allows (RFC 5246 §6.2.3; RFC 8446 §5.2 is stricter).
 const MAX_RECORD: usize = HEADER_LEN + MAX_FRAGMENT + 2048;
 
@@ -42,11 +40,6 @@ impl ServerTls {
             config
         };
         Self { config, compact }
-    }
-
-    /// The configuration handshakes use.
-    pub fn config(&self) -> &Arc<ServerConfig> {
-        &self.config
     }
 
     /// Runs the server side of a handshake on `io`. On failure the client has been sent the
@@ -93,8 +86,7 @@ where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let mut conn = ServerConnection::new(config).map_err(invalid)?;
-    let mut buf = Vec::new();
-    let (mut start, mut end) = (0, 0);
+    let mut received = RecordBuffer::default();
     loop {
         send_pending(&mut conn, &mut io).await?;
         if !conn.is_handshaking() {
@@ -103,41 +95,30 @@ where
         // The next whole record (or, when its header claims too much, what there is, for
         // rustls to reject with the right alert).
         let len = loop {
-            let mut wanted = HEADER_LEN;
-            if end - start >= HEADER_LEN {
-                wanted += u16::from_be_bytes([buf[start + 3], buf[start + 4]]) as usize;
+            if let Some(wanted) = received.next_record_len() {
                 if wanted > MAX_RECORD {
-                    break end - start;
+                    break received.pending();
                 }
-                if end - start >= wanted {
+                if received.pending() >= wanted {
                     break wanted;
                 }
             }
-            if start > 0 {
-                buf.copy_within(start..end, 0);
-                end -= start;
-                start = 0;
-            }
-            let size = (end + READ_CHUNK).max(wanted);
-            if buf.len() < size {
-                buf.resize(size, 0);
-            }
-            let n = io.read(&mut buf[end..]).await?;
+            let n = io.read(received.spare()).await?;
             if n == 0 {
                 return Err(io::Error::new(
                     io::ErrorKind::UnexpectedEof,
                     "connection closed during the TLS handshake",
                 ));
             }
-            end += n;
+            received.filled(n);
         };
-        let mut record = &buf[start..start + len];
+        let range = received.consume(len);
+        let mut record: &[u8] = received.bytes_mut(range);
         while !record.is_empty() {
             if conn.read_tls(&mut record)? == 0 {
                 return Err(invalid("rustls took no more handshake bytes"));
             }
         }
-        start += len;
         if let Err(e) = conn.process_new_packets() {
             // The alert rustls queued for this error, then the error.
             let _ = send_pending(&mut conn, &mut io).await;
@@ -172,7 +153,5 @@ where
     let rx =
         Protection::new(version, secrets.rx.0, secrets.rx.1, u64::MAX).ok_or_else(unsupported)?;
     let tx = Protection::new(version, secrets.tx.0, secrets.tx.1, limit).ok_or_else(unsupported)?;
-    buf.truncate(end);
-    buf.drain(..start);
-    Ok(Records::new(io, rx, tx, exporter, buf))
+    Ok(Records::new(io, rx, tx, exporter, received))
 }

@@ -23,9 +23,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use super::protection::{
     ALERT, APPLICATION_DATA, Alert, HANDSHAKE, HEADER_LEN, MAX_FRAGMENT, Protection,
 };
-
-/// Bytes asked of the socket at once when the record's size does not ask for more.
-const READ_CHUNK: usize = 4096;
+use super::record_buffer::RecordBuffer;
 /// Alert descriptions of RFC 8446 §6 that do not end the connection by themselves.
 const CLOSE_NOTIFY: u8 = 0;
 const USER_CANCELED: u8 = 90;
@@ -37,11 +35,8 @@ pub struct Records<S> {
     tx: Protection,
     /// RFC 9266 tls-exporter value, computed before rustls's state was dropped (TLS 1.3).
     exporter: Option<[u8; 32]>,
-    /// Received bytes: `inbuf[..in_end]` is filled, `inbuf[in_start..in_end]` is not yet
-    /// processed, and `plain` is decrypted content not yet read, before `in_start`.
-    inbuf: Vec<u8>,
-    in_start: usize,
-    in_end: usize,
+    /// Received bytes; `plain` is where in it decrypted content not yet read lies.
+    inbuf: RecordBuffer,
     plain: std::ops::Range<usize>,
     /// Protected bytes not yet written, from `out_start`.
     outbuf: Vec<u8>,
@@ -72,17 +67,14 @@ impl<S> Records<S> {
         rx: Protection,
         tx: Protection,
         exporter: Option<[u8; 32]>,
-        received: Vec<u8>,
+        received: RecordBuffer,
     ) -> Self {
-        let in_end = received.len();
         Self {
             io,
             rx,
             tx,
             exporter,
             inbuf: received,
-            in_start: 0,
-            in_end,
             plain: 0..0,
             outbuf: Vec::new(),
             out_start: 0,
@@ -123,24 +115,21 @@ impl<S> Records<S> {
     /// Processes the next whole record in the buffer, if there is one: `Ok(false)` when more
     /// bytes are needed.
     fn next_record(&mut self) -> io::Result<bool> {
-        let available = &self.inbuf[self.in_start..self.in_end];
-        if available.len() < HEADER_LEN {
+        let Some(len) = self.inbuf.next_record_len() else {
             return Ok(false);
-        }
-        let len = u16::from_be_bytes([available[3], available[4]]) as usize;
-        if len > MAX_FRAGMENT + 2048 {
+        };
+        if len > HEADER_LEN + MAX_FRAGMENT + 2048 {
             return Err(self.fail(
                 io::ErrorKind::InvalidData,
                 "TLS record too long",
                 Some(Alert::RecordOverflow),
             ));
         }
-        if available.len() < HEADER_LEN + len {
+        if self.inbuf.pending() < len {
             return Ok(false);
         }
-        let start = self.in_start;
-        let record = &mut self.inbuf[start..start + HEADER_LEN + len];
-        let (content_type, content) = match self.rx.open(record) {
+        let record = self.inbuf.consume(len);
+        let (content_type, content) = match self.rx.open(self.inbuf.bytes_mut(record.clone())) {
             Ok(opened) => opened,
             Err(alert) => {
                 return Err(self.fail(
@@ -150,11 +139,10 @@ impl<S> Records<S> {
                 ));
             }
         };
-        self.in_start += HEADER_LEN + len;
-        let content = start + content.start..start + content.end;
+        let content = record.start + content.start..record.start + content.end;
         match content_type {
             APPLICATION_DATA => self.plain = content,
-            ALERT => match self.inbuf[content.clone()] {
+            ALERT => match *self.inbuf.bytes_mut(content) {
                 [_, CLOSE_NOTIFY] => self.read_closed = true,
                 [_, USER_CANCELED] => {}
                 [_, _] => {
@@ -220,7 +208,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for Records<S> {
             this.check_failed()?;
             if !this.plain.is_empty() {
                 let n = this.plain.len().min(buf.remaining());
-                buf.put_slice(&this.inbuf[this.plain.start..this.plain.start + n]);
+                buf.put_slice(this.inbuf.bytes_mut(this.plain.start..this.plain.start + n));
                 this.plain.start += n;
                 return Poll::Ready(Ok(()));
             }
@@ -236,29 +224,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for Records<S> {
                     return Poll::Ready(Err(e));
                 }
             }
-            // Keep only the unprocessed tail, then read at least the rest of the record.
-            if this.in_start > 0 {
-                this.inbuf.copy_within(this.in_start..this.in_end, 0);
-                this.in_end -= this.in_start;
-                this.in_start = 0;
-                this.plain = 0..0;
-            }
-            let wanted = if this.in_end >= HEADER_LEN {
-                HEADER_LEN + u16::from_be_bytes([this.inbuf[3], this.inbuf[4]]) as usize
-            } else {
-                HEADER_LEN
-            };
-            let size = (this.in_end + READ_CHUNK).max(wanted);
-            if this.inbuf.len() < size {
-                this.inbuf.resize(size, 0);
-            }
-            let mut read = ReadBuf::new(&mut this.inbuf[this.in_end..]);
+            // Everything decrypted has been read, so the buffer may move its tail.
+            let mut read = ReadBuf::new(this.inbuf.spare());
             match Pin::new(&mut this.io).poll_read(cx, &mut read) {
                 Poll::Pending => {
-                    if this.in_end == 0 {
-                        // Idle: hold no buffer while waiting (the point of this layer).
-                        this.inbuf = Vec::new();
-                    }
+                    // Idle: hold no buffer while waiting (the point of this layer).
+                    this.inbuf.release_if_drained();
                     return Poll::Pending;
                 }
                 Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
@@ -272,7 +243,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for Records<S> {
                             None,
                         )));
                     }
-                    this.in_end += n;
+                    this.inbuf.filled(n);
                 }
             }
         }

@@ -10,6 +10,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
 use super::Records;
 use crate::test_util::runtime;
 use crate::transport::protection::{ALERT, APPLICATION_DATA, Protection};
+use crate::transport::record_buffer::RecordBuffer;
 
 /// The three record formats: TLS 1.3, TLS 1.2 AES-GCM (explicit nonce), TLS 1.2 ChaCha20.
 const FORMATS: [(ProtocolVersion, bool); 3] = [
@@ -38,7 +39,7 @@ fn session(format: usize) -> (Records<DuplexStream>, DuplexStream, Protection) {
         protection(version, chacha, 1),
         protection(version, chacha, 2),
         None,
-        Vec::new(),
+        RecordBuffer::default(),
     );
     (records, theirs, protection(version, chacha, 1))
 }
