@@ -96,17 +96,17 @@ async fn every_suite_of_both_versions_carries_data_both_ways() {
         let (mut server, mut client) = connect(&configs, 64 * 1024, b"").await;
         assert_eq!(client.get_ref().1.negotiated_cipher_suite(), Some(suite));
 
-        client.write_all(b"<presence/>").await.unwrap();
-        client.flush().await.unwrap();
-        let mut got = [0; 11];
-        server.read_exact(&mut got).await.unwrap();
-        assert_eq!(&got, b"<presence/>", "{suite:?}");
+        assert_eq!(
+            transfer(&mut client, &mut server, b"<presence/>").await,
+            b"<presence/>",
+            "{suite:?}"
+        );
 
-        server.write_all(b"<message/>").await.unwrap();
-        server.flush().await.unwrap();
-        let mut got = [0; 10];
-        client.read_exact(&mut got).await.unwrap();
-        assert_eq!(&got, b"<message/>", "{suite:?}");
+        assert_eq!(
+            transfer(&mut server, &mut client, b"<message/>").await,
+            b"<message/>",
+            "{suite:?}"
+        );
         tried += 1;
     }
     assert_eq!(tried, 6, "three TLS 1.3 suites and three TLS 1.2 ones");
@@ -282,11 +282,7 @@ async fn resumed_handshakes_end_in_compact_sessions_too() {
             Some(HandshakeKind::Resumed),
             "{version:?}"
         );
-        client.write_all(b"<iq/>").await.unwrap();
-        client.flush().await.unwrap();
-        let mut got = [0; 5];
-        server.read_exact(&mut got).await.unwrap();
-        assert_eq!(&got, b"<iq/>");
+        assert_eq!(transfer(&mut client, &mut server, b"<iq/>").await, b"<iq/>");
     }
 }
 
@@ -300,9 +296,5 @@ async fn without_compact_sessions_rustls_keeps_the_connection() {
     let (server, client) = tokio::join!(acceptor.accept(a), connector.connect(name, b));
     let (mut server, mut client) = (server.unwrap(), client.unwrap());
     assert!(matches!(server, Transport::Tls(_)));
-    client.write_all(b"<a/>").await.unwrap();
-    client.flush().await.unwrap();
-    let mut got = [0; 4];
-    server.read_exact(&mut got).await.unwrap();
-    assert_eq!(&got, b"<a/>");
+    assert_eq!(transfer(&mut client, &mut server, b"<a/>").await, b"<a/>");
 }
