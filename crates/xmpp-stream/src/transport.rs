@@ -12,6 +12,8 @@ mod accept;
 mod protection;
 mod record_buffer;
 mod records;
+mod secret_capture;
+mod traffic_secret;
 
 pub use accept::ServerTls;
 pub use records::Records;

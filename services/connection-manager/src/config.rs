@@ -72,9 +72,10 @@ pub struct TlsSettings {
     pub session_cache: usize,
     /// Once a handshake is done, protect records with the negotiated keys directly and drop
     /// rustls's per-connection state (its 4 KiB receive buffer among it): about 6 KB less
-    /// per idle TLS session. A TLS 1.3 KeyUpdate from a client, a TLS 1.2 renegotiation, or
-    /// sending a suite's record limit (RFC 8446 §5.5: 2^23 to 2^24 records for AES-GCM) then
-    /// ends the connection instead of changing keys; `false` keeps rustls's record layer.
+    /// per idle TLS session. TLS 1.3 keys change as with rustls (a client's KeyUpdate is
+    /// followed and answered; ours change before the suite's record limit, RFC 8446 §5.5).
+    /// On TLS 1.2 a renegotiation attempt, or sending 2^24.5 AES-GCM records, ends the
+    /// connection instead; `false` keeps rustls's record layer.
     pub compact_sessions: bool,
 }
 

@@ -5,10 +5,14 @@
 //! client's bytes one whole record at a time: when the client's Finished has been processed,
 //! whatever the client sent after it (its first protected records often come in the same
 //! packet) is still ours, not in rustls's buffer, where exporting the keys would lose it.
+//! On TLS 1.3 the application traffic secrets are captured from rustls's key log during
+//! the handshake ([`secret_capture`](super::secret_capture)), so that [`Records`] can
+//! follow key changes.
 
 use std::io;
 use std::sync::Arc;
 
+use rustls::crypto::hash::HashAlgorithm;
 use rustls::server::ServerConnection;
 use rustls::{ProtocolVersion, ServerConfig, SupportedCipherSuite};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -16,6 +20,8 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use super::protection::{HEADER_LEN, MAX_FRAGMENT, Protection};
 use super::record_buffer::RecordBuffer;
 use super::records::Records;
+use super::secret_capture::{Captured, SecretCapture, capturing};
+use super::traffic_secret::TrafficSecret;
 use super::{TLS_EXPORTER_LABEL, TLS_EXPORTER_LEN, Transport};
 /// The longest record either version allows (RFC 5246 §6.2.3; RFC 8446 §5.2 is stricter).
 const MAX_RECORD: usize = HEADER_LEN + MAX_FRAGMENT + 2048;
@@ -30,12 +36,14 @@ pub struct ServerTls {
 impl ServerTls {
     /// With `compact`, established connections protect their own records ([`Records`]) and
     /// keep no rustls state; otherwise they are tokio-rustls streams. Compact sessions need
-    /// the keys exported, so secret extraction is turned on in the configuration they use.
+    /// the keys exported and the TLS 1.3 traffic secrets captured, so the configuration they
+    /// use has secret extraction turned on and its key log wrapped.
     pub fn new(config: Arc<ServerConfig>, compact: bool) -> Self {
-        let config = if compact && !config.enable_secret_extraction {
-            let mut with_extraction = (*config).clone();
-            with_extraction.enable_secret_extraction = true;
-            Arc::new(with_extraction)
+        let config = if compact {
+            let mut compact = (*config).clone();
+            compact.enable_secret_extraction = true;
+            compact.key_log = Arc::new(SecretCapture::new(config.key_log.clone()));
+            Arc::new(compact)
         } else {
             config
         };
@@ -86,6 +94,7 @@ where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let mut conn = ServerConnection::new(config).map_err(invalid)?;
+    let mut captured = Captured::default();
     let mut received = RecordBuffer::default();
     loop {
         send_pending(&mut conn, &mut io).await?;
@@ -119,7 +128,7 @@ where
                 return Err(invalid("rustls took no more handshake bytes"));
             }
         }
-        if let Err(e) = conn.process_new_packets() {
+        if let Err(e) = capturing(&mut captured, || conn.process_new_packets()) {
             // The alert rustls queued for this error, then the error.
             let _ = send_pending(&mut conn, &mut io).await;
             return Err(invalid(e));
@@ -136,6 +145,7 @@ where
         SupportedCipherSuite::Tls13(s) => s.common.confidentiality_limit,
         SupportedCipherSuite::Tls12(s) => s.common.confidentiality_limit,
     };
+    let (rx_secret, tx_secret) = traffic_secrets(suite, &captured)?;
     let exporter = if version == ProtocolVersion::TLSv1_3 {
         conn.export_keying_material([0; TLS_EXPORTER_LEN], TLS_EXPORTER_LABEL, None)
             .ok()
@@ -149,9 +159,37 @@ where
         return Err(invalid("application data inside the TLS handshake"));
     }
     let secrets = conn.dangerous_extract_secrets().map_err(invalid)?;
-    let unsupported = || invalid("no record protection for this TLS version and cipher suite");
-    let rx =
-        Protection::new(version, secrets.rx.0, secrets.rx.1, u64::MAX).ok_or_else(unsupported)?;
-    let tx = Protection::new(version, secrets.tx.0, secrets.tx.1, limit).ok_or_else(unsupported)?;
+    // The client's records are not limited here: keeping under the limit is the sender's
+    // part (RFC 8446 §5.5).
+    let rx = Protection::new(version, secrets.rx.0, secrets.rx.1, rx_secret, u64::MAX)
+        .map_err(invalid)?;
+    let tx =
+        Protection::new(version, secrets.tx.0, secrets.tx.1, tx_secret, limit).map_err(invalid)?;
     Ok(Records::new(io, rx, tx, exporter, received))
+}
+
+/// The client's and the server's application traffic secrets of a TLS 1.3 handshake, from
+/// what was captured; none on TLS 1.2.
+pub(super) fn traffic_secrets(
+    suite: SupportedCipherSuite,
+    captured: &Captured,
+) -> io::Result<(Option<TrafficSecret>, Option<TrafficSecret>)> {
+    let SupportedCipherSuite::Tls13(suite) = suite else {
+        return Ok((None, None));
+    };
+    let hkdf = match suite.common.hash_provider.algorithm() {
+        HashAlgorithm::SHA256 => ring::hkdf::HKDF_SHA256,
+        HashAlgorithm::SHA384 => ring::hkdf::HKDF_SHA384,
+        _ => return Err(invalid("no key schedule for this TLS 1.3 suite's hash")),
+    };
+    let secret = |captured: &Option<zeroize::Zeroizing<Vec<u8>>>| {
+        captured
+            .as_deref()
+            .and_then(|secret| TrafficSecret::new(hkdf, secret))
+            .ok_or_else(|| invalid("the TLS 1.3 traffic secrets were not captured"))
+    };
+    Ok((
+        Some(secret(&captured.client)?),
+        Some(secret(&captured.server)?),
+    ))
 }

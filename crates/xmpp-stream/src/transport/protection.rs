@@ -3,13 +3,19 @@
 //! (TLS 1.2 ChaCha20-Poly1305). Only AEAD suites exist in either version as rustls offers them.
 //!
 //! A record here is its 5-byte header and its payload, as on the wire.
+//!
+//! On TLS 1.3 a direction also holds its traffic secret, so that its keys can change
+//! (§4.6.3, §7.2); TLS 1.2 keys never change (rustls refuses renegotiation).
 
 use std::ops::Range;
 
 use ring::aead::{
-    AES_128_GCM, AES_256_GCM, Aad, CHACHA20_POLY1305, LessSafeKey, Nonce, UnboundKey,
+    AES_128_GCM, AES_256_GCM, Aad, Algorithm, CHACHA20_POLY1305, LessSafeKey, Nonce, UnboundKey,
 };
 use rustls::{ConnectionTrafficSecrets, ProtocolVersion};
+use zeroize::Zeroize;
+
+use super::traffic_secret::TrafficSecret;
 
 /// Record content types (RFC 8446 §5.1).
 pub(super) const ALERT: u8 = 21;
@@ -30,6 +36,7 @@ pub(super) enum Alert {
     UnexpectedMessage = 10,
     BadRecordMac = 20,
     RecordOverflow = 22,
+    IllegalParameter = 47,
     DecodeError = 50,
 }
 
@@ -45,45 +52,113 @@ enum Format {
 /// The key, IV and sequence number of one direction.
 pub(super) struct Protection {
     format: Format,
+    algorithm: &'static Algorithm,
     key: LessSafeKey,
     iv: [u8; 12],
     seq: u64,
     /// Records this direction may protect before the key must change (RFC 8446 §5.5): the
     /// suite's confidentiality limit.
     limit: u64,
+    /// The traffic secret the key and IV derive from, on TLS 1.3.
+    secret: Option<TrafficSecret>,
+    /// How many times the keys changed.
+    updates: u32,
 }
 
 impl Protection {
-    /// One direction's protection from the secrets rustls hands over, starting at `seq`.
-    /// `None` for a protocol version or algorithm this layer does not implement.
+    /// One direction's protection from the keys rustls hands over, starting at `seq`. On
+    /// TLS 1.3 `secret` is the traffic secret they derive from, which is checked; TLS 1.2
+    /// has none. `Err` for a protocol version or algorithm this layer does not implement,
+    /// or a secret that is missing or does not give these keys.
     pub(super) fn new(
         version: ProtocolVersion,
         seq: u64,
         secrets: ConnectionTrafficSecrets,
+        secret: Option<TrafficSecret>,
         limit: u64,
-    ) -> Option<Self> {
+    ) -> Result<Self, &'static str> {
+        let unsupported = "no record protection for this TLS version and cipher suite";
         let (algorithm, key, iv, explicit) = match &secrets {
             ConnectionTrafficSecrets::Aes128Gcm { key, iv } => (&AES_128_GCM, key, iv, true),
             ConnectionTrafficSecrets::Aes256Gcm { key, iv } => (&AES_256_GCM, key, iv, true),
             ConnectionTrafficSecrets::Chacha20Poly1305 { key, iv } => {
                 (&CHACHA20_POLY1305, key, iv, false)
             }
-            _ => return None,
+            _ => return Err(unsupported),
         };
         let format = match version {
             ProtocolVersion::TLSv1_3 => Format::Tls13,
             ProtocolVersion::TLSv1_2 if explicit => Format::Tls12ExplicitNonce,
             ProtocolVersion::TLSv1_2 => Format::Tls12,
-            _ => return None,
+            _ => return Err(unsupported),
         };
-        let key = LessSafeKey::new(UnboundKey::new(algorithm, key.as_ref()).ok()?);
-        Some(Self {
+        let secret = match (format, secret) {
+            (Format::Tls13, Some(secret)) => {
+                let (mut derived_key, derived_iv) = secret.key_and_iv(algorithm);
+                let same = derived_key[..algorithm.key_len()] == *key.as_ref()
+                    && derived_iv[..] == *iv.as_ref();
+                derived_key.zeroize();
+                if !same {
+                    return Err("the TLS 1.3 traffic secret does not give the negotiated keys");
+                }
+                Some(secret)
+            }
+            (Format::Tls13, None) => return Err("no TLS 1.3 traffic secret"),
+            _ => None,
+        };
+        let key =
+            LessSafeKey::new(UnboundKey::new(algorithm, key.as_ref()).map_err(|_| unsupported)?);
+        Ok(Self {
             format,
+            algorithm,
             key,
-            iv: iv.as_ref().try_into().ok()?,
+            iv: iv.as_ref().try_into().map_err(|_| unsupported)?,
             seq,
             limit,
+            secret,
+            updates: 0,
         })
+    }
+
+    /// Whether this direction's keys can change (TLS 1.3).
+    pub(super) fn updatable(&self) -> bool {
+        self.secret.is_some()
+    }
+
+    /// Whether the suite's limit leaves room for one record only: the KeyUpdate that must
+    /// come before any other (RFC 8446 §5.5).
+    pub(super) fn at_limit(&self) -> bool {
+        self.seq.saturating_add(1) >= self.limit
+    }
+
+    /// How many times the keys changed.
+    pub(super) fn updates(&self) -> u32 {
+        self.updates
+    }
+
+    /// Changes to the next traffic secret's key and IV, the sequence number starting again
+    /// at zero (RFC 8446 §7.2, §5.3).
+    pub(super) fn update(&mut self) -> Result<(), &'static str> {
+        let next = self
+            .secret
+            .as_ref()
+            .ok_or("TLS 1.2 keys cannot change")?
+            .next();
+        let (mut key, iv) = next.key_and_iv(self.algorithm);
+        let unbound = UnboundKey::new(self.algorithm, &key[..self.algorithm.key_len()]);
+        key.zeroize();
+        self.key = LessSafeKey::new(unbound.map_err(|_| "no key from the next traffic secret")?);
+        self.iv = iv;
+        self.seq = 0;
+        self.secret = Some(next);
+        self.updates += 1;
+        Ok(())
+    }
+
+    /// Lowers the record limit, so that tests reach it.
+    #[cfg(test)]
+    pub(super) fn set_limit(&mut self, limit: u64) {
+        self.limit = limit;
     }
 
     /// The per-record nonce: the IV XORed with the sequence number (RFC 8446 §5.3; RFC 7905
@@ -108,8 +183,8 @@ impl Protection {
     }
 
     /// Appends `data` (at most [`MAX_FRAGMENT`] bytes) to `out` as one protected record of
-    /// `content_type`. `Err` once the sequence number reached the suite's limit: the
-    /// connection must end, since this layer cannot change keys.
+    /// `content_type`. `Err` once the sequence number reached the suite's limit: the keys
+    /// must have changed before (TLS 1.3), or the connection must end (TLS 1.2).
     pub(super) fn seal(
         &mut self,
         content_type: u8,

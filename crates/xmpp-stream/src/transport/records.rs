@@ -8,11 +8,13 @@
 //! two directions' keys and nothing else: the buffers are taken when bytes arrive or leave
 //! and given back when they are gone.
 //!
-//! What it does not do: change keys. A TLS 1.3 KeyUpdate from the client ends the
-//! connection (the secrets rustls exports do not include the traffic secret the next key
-//! derives from), as does reaching the suite's confidentiality limit on our side
-//! (RFC 8446 §5.5: 2^23–2^24 records for AES-GCM). Renegotiation on TLS 1.2 ends it too.
-//! Clients reconnect; `tls.compact_sessions = false` keeps rustls's record layer instead.
+//! Keys change on TLS 1.3 as with rustls: a client's KeyUpdate (RFC 8446 §4.6.3) changes
+//! the receiving key, and when it asks for ours to change too, a KeyUpdate of ours goes
+//! before our next application data (one for any number of requests meanwhile); our side
+//! changes its key by itself before reaching the suite's confidentiality limit (§5.5). On
+//! TLS 1.2 keys do not change: a renegotiation attempt ends the connection with
+//! unexpected_message (rustls refuses renegotiation too, with a warning), and reaching the
+//! limit (2^24.5 records for AES-GCM) ends it.
 
 use std::io;
 use std::pin::Pin;
@@ -27,6 +29,10 @@ use super::record_buffer::RecordBuffer;
 /// Alert descriptions of RFC 8446 §6 that do not end the connection by themselves.
 const CLOSE_NOTIFY: u8 = 0;
 const USER_CANCELED: u8 = 90;
+/// The KeyUpdate handshake message's type, and its request_update values (§4.6.3).
+const KEY_UPDATE: u8 = 24;
+const UPDATE_NOT_REQUESTED: u8 = 0;
+const UPDATE_REQUESTED: u8 = 1;
 
 /// An established TLS connection whose records this layer protects.
 pub struct Records<S> {
@@ -45,6 +51,9 @@ pub struct Records<S> {
     read_closed: bool,
     /// We sent close_notify (or a fatal alert): nothing more may be written.
     write_closed: bool,
+    /// The client asked for our keys to change: a KeyUpdate goes before our next
+    /// application data.
+    update_requested: bool,
     /// Why the connection failed, repeated to every later read and write.
     failed: Option<(io::ErrorKind, &'static str)>,
 }
@@ -54,6 +63,8 @@ impl<S> std::fmt::Debug for Records<S> {
         f.debug_struct("Records")
             .field("read_closed", &self.read_closed)
             .field("write_closed", &self.write_closed)
+            .field("rx_updates", &self.rx.updates())
+            .field("tx_updates", &self.tx.updates())
             .field("failed", &self.failed)
             .finish_non_exhaustive()
     }
@@ -80,6 +91,7 @@ impl<S> Records<S> {
             out_start: 0,
             read_closed: false,
             write_closed: false,
+            update_requested: false,
             failed: None,
         }
     }
@@ -160,14 +172,7 @@ impl<S> Records<S> {
                     ));
                 }
             },
-            HANDSHAKE => {
-                // A TLS 1.3 KeyUpdate or a TLS 1.2 renegotiation: see the module doc.
-                return Err(self.fail(
-                    io::ErrorKind::Unsupported,
-                    "TLS handshake message after the handshake (key update or renegotiation)",
-                    Some(Alert::UnexpectedMessage),
-                ));
-            }
+            HANDSHAKE => self.post_handshake(content)?,
             _ => {
                 return Err(self.fail(
                     io::ErrorKind::InvalidData,
@@ -177,6 +182,61 @@ impl<S> Records<S> {
             }
         }
         Ok(true)
+    }
+
+    /// A handshake message after the handshake. On TLS 1.3 a client sends only KeyUpdate
+    /// (we ask for no post-handshake authentication), alone in its record, since the key
+    /// changes after it (§5.1); on TLS 1.2 it would be a renegotiation.
+    fn post_handshake(&mut self, content: std::ops::Range<usize>) -> io::Result<()> {
+        use io::ErrorKind::{InvalidData, Unsupported};
+        if !self.rx.updatable() {
+            return Err(self.fail(
+                Unsupported,
+                "TLS 1.2 renegotiation",
+                Some(Alert::UnexpectedMessage),
+            ));
+        }
+        let (why, alert) = match *self.inbuf.bytes_mut(content) {
+            [
+                KEY_UPDATE,
+                0,
+                0,
+                1,
+                request @ (UPDATE_NOT_REQUESTED | UPDATE_REQUESTED),
+            ] => {
+                if let Err(why) = self.rx.update() {
+                    return Err(self.fail(InvalidData, why, Some(Alert::UnexpectedMessage)));
+                }
+                self.update_requested |= request == UPDATE_REQUESTED;
+                return Ok(());
+            }
+            [KEY_UPDATE, 0, 0, 1, _] => (
+                "KeyUpdate with an invalid request_update",
+                Alert::IllegalParameter,
+            ),
+            [KEY_UPDATE, a, b, c, ..] if [a, b, c] != [0, 0, 1] => {
+                ("KeyUpdate of the wrong length", Alert::DecodeError)
+            }
+            [KEY_UPDATE, ..] => (
+                "KeyUpdate not alone in its record",
+                Alert::UnexpectedMessage,
+            ),
+            _ => (
+                "handshake message other than KeyUpdate after the handshake",
+                Alert::UnexpectedMessage,
+            ),
+        };
+        Err(self.fail(InvalidData, why, Some(alert)))
+    }
+
+    /// Sends a KeyUpdate that asks nothing of the client, then changes our key (§4.6.3).
+    fn send_key_update(&mut self) -> Result<(), &'static str> {
+        self.tx.seal(
+            HANDSHAKE,
+            &[KEY_UPDATE, 0, 0, 1, UPDATE_NOT_REQUESTED],
+            &mut self.outbuf,
+        )?;
+        self.tx.update()
     }
 
     /// Writes queued protected bytes; the buffer is given back once they are all out.
@@ -264,6 +324,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for Records<S> {
         ready!(this.poll_drain(cx))?;
         if buf.is_empty() {
             return Poll::Ready(Ok(0));
+        }
+        if this.tx.updatable() && (this.update_requested || this.tx.at_limit()) {
+            this.update_requested = false;
+            if let Err(why) = this.send_key_update() {
+                return Poll::Ready(Err(this.fail(io::ErrorKind::Other, why, None)));
+            }
         }
         let n = buf.len().min(MAX_FRAGMENT);
         if let Err(why) = this.tx.seal(APPLICATION_DATA, &buf[..n], &mut this.outbuf) {

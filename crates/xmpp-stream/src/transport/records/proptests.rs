@@ -11,6 +11,7 @@ use super::Records;
 use crate::test_util::runtime;
 use crate::transport::protection::{ALERT, APPLICATION_DATA, Protection};
 use crate::transport::record_buffer::RecordBuffer;
+use crate::transport::traffic_secret::TrafficSecret;
 
 /// The three record formats: TLS 1.3, TLS 1.2 AES-GCM (explicit nonce), TLS 1.2 ChaCha20.
 const FORMATS: [(ProtocolVersion, bool); 3] = [
@@ -19,15 +20,27 @@ const FORMATS: [(ProtocolVersion, bool); 3] = [
     (ProtocolVersion::TLSv1_2, true),
 ];
 
+/// One direction's protection; on TLS 1.3 its keys derive from a traffic secret, as they
+/// must.
 fn protection(version: ProtocolVersion, chacha: bool, seed: u8) -> Protection {
-    let key = AeadKey::from([seed; 32]);
-    let iv = Iv::from([seed.wrapping_add(1); 12]);
+    let algorithm = if chacha {
+        &ring::aead::CHACHA20_POLY1305
+    } else {
+        &ring::aead::AES_256_GCM
+    };
+    let secret = (version == ProtocolVersion::TLSv1_3)
+        .then(|| TrafficSecret::new(ring::hkdf::HKDF_SHA384, &[seed; 48]).unwrap());
+    let (key, iv) = match &secret {
+        Some(secret) => secret.key_and_iv(algorithm),
+        None => ([seed; 32], [seed.wrapping_add(1); 12]),
+    };
+    let (key, iv) = (AeadKey::from(key), Iv::from(iv));
     let secrets = if chacha {
         ConnectionTrafficSecrets::Chacha20Poly1305 { key, iv }
     } else {
         ConnectionTrafficSecrets::Aes256Gcm { key, iv }
     };
-    Protection::new(version, 0, secrets, u64::MAX).expect("a supported format")
+    Protection::new(version, 0, secrets, secret, u64::MAX).expect("a supported format")
 }
 
 /// A session over a pipe, and the peer's protection of what it sends to the session.

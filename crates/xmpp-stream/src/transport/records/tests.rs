@@ -1,19 +1,26 @@
 //! Compact TLS sessions against rustls's client: data both ways in every suite and version,
-//! what arrives with the client's Finished, close_notify, and the ends the module doc names
-//! (a tampered record, a key update, an oversized record, a cut connection).
+//! what arrives with the client's Finished, close_notify, key changes, and the ends the
+//! module doc names (a tampered record, a malformed KeyUpdate, a renegotiation, an oversized
+//! record, a cut connection).
 
 use std::sync::Arc;
 
-use rustls::SignatureAlgorithm;
 use rustls::crypto::ring::default_provider;
 use rustls::{
     ClientConfig, HandshakeKind, RootCertStore, ServerConfig, SupportedCipherSuite,
     SupportedProtocolVersion,
 };
+use rustls::{KeyLog, SignatureAlgorithm};
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, DuplexStream};
 use tokio_rustls::client::TlsStream as ClientTls;
 
+use super::Records;
+use crate::transport::accept::traffic_secrets;
+use crate::transport::protection::{
+    ALERT, APPLICATION_DATA, Alert, HANDSHAKE, HEADER_LEN, Protection,
+};
+use crate::transport::secret_capture::Captured;
 use crate::transport::{ServerTls, Transport};
 
 struct Configs {
@@ -225,17 +232,218 @@ async fn an_oversized_record_fails_with_record_overflow() {
     assert!(err.to_string().contains("RecordOverflow"), "{err}");
 }
 
+/// The compact session of a transport made by [`connect`].
+fn records(transport: &Transport<DuplexStream>) -> &Records<DuplexStream> {
+    match transport {
+        Transport::Records(records) => records,
+        other => panic!("not a compact session: {other:?}"),
+    }
+}
+
+/// RFC 8446 §4.6.3: rustls's client asks for a key change (update_requested) and changes its
+/// own; its data after that arrives, and ours, sent after our KeyUpdate and under our new
+/// key, reaches it. Every TLS 1.3 suite: SHA-256 and SHA-384 key schedules.
 #[tokio::test]
-async fn a_client_key_update_ends_the_connection() {
+async fn client_key_updates_are_followed_and_answered_in_every_tls_1_3_suite() {
+    let suites = ecdsa_suites();
+    let tls13 = suites
+        .iter()
+        .filter(|s| s.version() == &rustls::version::TLS13);
+    let mut tried = 0;
+    for &suite in tls13 {
+        let configs = configs(&rustls::version::TLS13, Some(suite));
+        let (mut server, mut client) = connect(&configs, 64 * 1024, b"").await;
+        for round in 1..=3 {
+            client.get_mut().1.refresh_traffic_keys().unwrap();
+            assert_eq!(
+                transfer(&mut client, &mut server, b"<presence/>").await,
+                b"<presence/>"
+            );
+            assert_eq!(
+                transfer(&mut server, &mut client, b"<message/>").await,
+                b"<message/>"
+            );
+            let records = records(&server);
+            assert_eq!(
+                (records.rx.updates(), records.tx.updates()),
+                (round, round),
+                "{suite:?}"
+            );
+        }
+        tried += 1;
+    }
+    assert_eq!(tried, 3);
+}
+
+/// §4.6.3: requests that arrive while we send nothing are answered with one KeyUpdate.
+#[tokio::test]
+async fn several_requests_while_silent_get_one_key_update() {
     let configs = configs(&rustls::version::TLS13, None);
     let (mut server, mut client) = connect(&configs, 64 * 1024, b"").await;
-    client.get_mut().1.refresh_traffic_keys().unwrap();
-    client.write_all(b"<presence/>").await.unwrap();
-    client.flush().await.unwrap();
+    for _ in 0..3 {
+        client.get_mut().1.refresh_traffic_keys().unwrap();
+        assert_eq!(transfer(&mut client, &mut server, b"<a/>").await, b"<a/>");
+    }
+    assert_eq!(transfer(&mut server, &mut client, b"<b/>").await, b"<b/>");
+    let records = records(&server);
+    assert_eq!((records.rx.updates(), records.tx.updates()), (3, 1));
+}
+
+/// §5.5: our key changes before the suite's limit (lowered here to three records per key)
+/// instead of the connection ending, and the client reads across every change.
+#[tokio::test]
+async fn our_key_changes_before_the_record_limit() {
+    let mut configs = configs(&rustls::version::TLS13, None);
+    // No tickets, so that our first application record is number 0.
+    let mut server = (*configs.server).clone();
+    server.send_tls13_tickets = 0;
+    configs.server = Arc::new(server);
+    let (mut server, mut client) = connect(&configs, 64 * 1024, b"").await;
+    let Transport::Records(session) = &mut server else {
+        unreachable!()
+    };
+    session.tx.set_limit(3);
+    for i in 0..10u8 {
+        assert_eq!(
+            transfer(&mut server, &mut client, &[b'a' + i]).await,
+            [b'a' + i]
+        );
+    }
+    // Two records per key after the first change: the KeyUpdate takes the third.
+    assert_eq!(records(&server).tx.updates(), 4);
+}
+
+/// A client's record layer, taken from rustls after its handshake, so that tests can send
+/// what rustls never would.
+struct RawClient {
+    io: DuplexStream,
+    tx: Protection,
+    rx: Protection,
+}
+
+#[derive(Default)]
+struct ClientSecrets(std::sync::Mutex<Captured>);
+
+impl std::fmt::Debug for ClientSecrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ClientSecrets")
+    }
+}
+
+impl KeyLog for ClientSecrets {
+    fn log(&self, label: &str, _: &[u8], secret: &[u8]) {
+        let secret = Some(zeroize::Zeroizing::new(secret.to_vec()));
+        let mut captured = self.0.lock().unwrap();
+        match label {
+            "CLIENT_TRAFFIC_SECRET_0" => captured.client = secret,
+            "SERVER_TRAFFIC_SECRET_0" => captured.server = secret,
+            _ => {}
+        }
+    }
+}
+
+/// A compact session and a [`RawClient`] of `version`; the server sends no tickets.
+async fn raw_connect(
+    version: &'static SupportedProtocolVersion,
+) -> (Transport<DuplexStream>, RawClient) {
+    let mut configs = configs(version, None);
+    let mut server = (*configs.server).clone();
+    server.send_tls13_tickets = 0;
+    configs.server = Arc::new(server);
+    let secrets = Arc::new(ClientSecrets::default());
+    let mut client = (*configs.client).clone();
+    client.enable_secret_extraction = true;
+    client.key_log = secrets.clone();
+    configs.client = Arc::new(client);
+    let (server, client) = connect(&configs, 64 * 1024, b"").await;
+    let (io, conn) = client.into_inner();
+    let suite = conn.negotiated_cipher_suite().unwrap();
+    let version = conn.protocol_version().unwrap();
+    let extracted = conn.dangerous_extract_secrets().unwrap();
+    let captured = std::mem::take(&mut *secrets.0.lock().unwrap());
+    let (tx_secret, rx_secret) = traffic_secrets(suite, &captured).unwrap();
+    let tx = Protection::new(version, extracted.tx.0, extracted.tx.1, tx_secret, u64::MAX);
+    let rx = Protection::new(version, extracted.rx.0, extracted.rx.1, rx_secret, u64::MAX);
+    let client = RawClient {
+        io,
+        tx: tx.unwrap(),
+        rx: rx.unwrap(),
+    };
+    (server, client)
+}
+
+impl RawClient {
+    async fn send(&mut self, content_type: u8, content: &[u8]) {
+        let mut record = Vec::new();
+        self.tx.seal(content_type, content, &mut record).unwrap();
+        self.io.write_all(&record).await.unwrap();
+    }
+
+    /// The content type and content of the next record from the server.
+    async fn receive(&mut self) -> (u8, Vec<u8>) {
+        let mut record = vec![0; HEADER_LEN];
+        self.io.read_exact(&mut record).await.unwrap();
+        let len = u16::from_be_bytes([record[3], record[4]]) as usize;
+        record.resize(HEADER_LEN + len, 0);
+        self.io.read_exact(&mut record[HEADER_LEN..]).await.unwrap();
+        let (content_type, content) = self.rx.open(&mut record).unwrap();
+        (content_type, record[content].to_vec())
+    }
+}
+
+/// §4.6.3 and §5.1: a KeyUpdate must be well formed and alone in its record, and nothing
+/// else of the handshake protocol comes from a client after the handshake. Each ends the
+/// connection with the alert the RFC names.
+#[tokio::test]
+async fn malformed_post_handshake_messages_end_the_connection_with_the_right_alert() {
+    let cases: [(&[u8], Alert); 5] = [
+        (&[24, 0, 0, 1, 2], Alert::IllegalParameter),
+        (&[24, 0, 0, 2, 0, 0], Alert::DecodeError),
+        (&[24, 0, 0, 1], Alert::UnexpectedMessage),
+        (&[24, 0, 0, 1, 0, 24, 0, 0, 1, 0], Alert::UnexpectedMessage),
+        (&[4, 0, 0, 0], Alert::UnexpectedMessage),
+    ];
+    for (message, alert) in cases {
+        let (mut server, mut client) = raw_connect(&rustls::version::TLS13).await;
+        client.send(HANDSHAKE, message).await;
+        let err = server.read_u8().await.unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::InvalidData, "{message:?}");
+        assert_eq!(
+            client.receive().await,
+            (ALERT, vec![2, alert as u8]),
+            "{message:?}"
+        );
+    }
+}
+
+/// A well-formed KeyUpdate sent by hand: what follows it under the next key is read.
+#[tokio::test]
+async fn a_raw_key_update_changes_the_receiving_key() {
+    let (mut server, mut client) = raw_connect(&rustls::version::TLS13).await;
+    client.send(HANDSHAKE, &[24, 0, 0, 1, 0]).await;
+    client.tx.update().unwrap();
+    client.send(APPLICATION_DATA, b"<iq/>").await;
+    let mut got = [0; 5];
+    server.read_exact(&mut got).await.unwrap();
+    assert_eq!(&got, b"<iq/>");
+    // Not requested: our key stays.
+    server.write_all(b"<r/>").await.unwrap();
+    server.flush().await.unwrap();
+    assert_eq!(client.receive().await, (APPLICATION_DATA, b"<r/>".to_vec()));
+    assert_eq!(records(&server).tx.updates(), 0);
+}
+
+/// TLS 1.2 keys do not change: a renegotiation ends the connection.
+#[tokio::test]
+async fn a_tls_1_2_renegotiation_ends_the_connection() {
+    let (mut server, mut client) = raw_connect(&rustls::version::TLS12).await;
+    client.send(HANDSHAKE, &[1, 0, 0, 0]).await;
     let err = server.read_u8().await.unwrap_err();
     assert_eq!(err.kind(), std::io::ErrorKind::Unsupported);
-    let err = client.read_u8().await.unwrap_err();
-    assert!(err.to_string().contains("UnexpectedMessage"), "{err}");
+    assert_eq!(
+        client.receive().await,
+        (ALERT, vec![2, Alert::UnexpectedMessage as u8])
+    );
 }
 
 #[tokio::test]
