@@ -5,8 +5,11 @@
 //! termination writes the stream error and closes. Every socket write races the termination
 //! signal, so a client that stopped reading cannot pin this task.
 
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
+
+use tokio::time::{Instant, Sleep};
 
 use xmpp_core::{StreamError, StreamErrorCondition};
 
@@ -39,16 +42,15 @@ async fn write_queued(
     control: &SessionControl,
     keepalive: Option<Duration>,
 ) {
+    // Made once: a fresh termination future per stanza registers with and leaves the
+    // token's waiters each time.
+    let terminated = control.terminated();
+    tokio::pin!(terminated);
+    let mut keepalive = keepalive.map(Keepalive::new);
     loop {
-        let idle = async {
-            match keepalive {
-                Some(d) => tokio::time::sleep(d).await,
-                None => std::future::pending().await,
-            }
-        };
         tokio::select! {
             biased;
-            () = control.terminated() => break,
+            () = &mut terminated => break,
             item = outbox.pop() => {
                 let mut end = !queue(&mut writer, item);
                 let mut batched = 1;
@@ -65,20 +67,23 @@ async fn write_queued(
                 }
                 tokio::select! {
                     biased;
-                    () = control.terminated() => break,
+                    () = &mut terminated => break,
                     r = writer.flush() => if r.is_err() {
                         control.terminate(StreamError::new(StreamErrorCondition::UndefinedCondition));
                         return;
                     },
                 }
-            }
-            () = idle => {
-                tokio::select! {
-                    biased;
-                    () = control.terminated() => break,
-                    r = writer.write_raw(" ") => if r.is_err() { return },
+                if let Some(keepalive) = &mut keepalive {
+                    keepalive.wrote();
                 }
             }
+            quiet = Keepalive::due(&mut keepalive) => if quiet {
+                tokio::select! {
+                    biased;
+                    () = &mut terminated => break,
+                    r = writer.write_raw(" ") => if r.is_err() { return },
+                }
+            },
         }
     }
     // Terminated: the reason goes out as a stream error, as far as the socket still takes it.
@@ -86,6 +91,51 @@ async fn write_queued(
         .reason()
         .unwrap_or_else(|| StreamError::new(StreamErrorCondition::UndefinedCondition));
     let _ = tokio::time::timeout(CLOSE_TIMEOUT, writer.write_error_and_close(&reason)).await;
+}
+
+/// When a whitespace keepalive is due: after `interval` without a write. The timer is set
+/// once per interval, not once per stanza (each reset is a removal from and an insertion into
+/// the runtime's timer wheel): a write only notes its time, and a timer that fires early
+/// moves to the interval's end after the last write.
+struct Keepalive {
+    interval: Duration,
+    timer: Pin<Box<Sleep>>,
+    last_write: Instant,
+}
+
+impl Keepalive {
+    fn new(interval: Duration) -> Self {
+        let now = Instant::now();
+        Self {
+            interval,
+            timer: Box::pin(tokio::time::sleep_until(now + interval)),
+            last_write: now,
+        }
+    }
+
+    fn wrote(&mut self) {
+        self.last_write = Instant::now();
+    }
+
+    /// Waits for the timer; `true` when the stream has been quiet for the interval (the
+    /// timer then restarts from now), `false` when it was moved to after the last write.
+    /// Never resolves without keepalives.
+    async fn due(keepalive: &mut Option<Self>) -> bool {
+        let Some(this) = keepalive else {
+            return std::future::pending().await;
+        };
+        this.timer.as_mut().await;
+        let quiet_until = this.last_write + this.interval;
+        let now = Instant::now();
+        if quiet_until > now {
+            this.timer.as_mut().reset(quiet_until);
+            false
+        } else {
+            this.timer.as_mut().reset(now + this.interval);
+            this.last_write = now;
+            true
+        }
+    }
 }
 
 /// Terminates the session when dropped, so that a writer never outlives its session's task:
@@ -112,4 +162,81 @@ fn queue(writer: &mut Writer, item: Option<Outbound>) -> bool {
         Some(Outbound::End) | None => return false,
     }
     true
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Read;
+
+    use bytes::Bytes;
+    use tokio::net::{TcpListener, TcpStream};
+    use xmpp_core::ns;
+    use xmpp_stream::{Transport, XmlWriter};
+
+    use super::*;
+
+    /// A writer over a loopback connection, and the peer's end as a plain non-blocking
+    /// socket, read without the runtime (whose paused clock would jump while it waited).
+    async fn writer() -> (Writer, std::net::TcpStream) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let ours = TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let peer = listener.accept().await.unwrap().0.into_std().unwrap();
+        peer.set_nonblocking(true).unwrap();
+        let (_, write) = tokio::io::split(Transport::Plain(ours));
+        (XmlWriter::new(write, ns::JABBER_CLIENT), peer)
+    }
+
+    /// Whatever the peer has received so far.
+    fn received(peer: &mut std::net::TcpStream) -> String {
+        let mut got = Vec::new();
+        let mut buf = [0; 1024];
+        loop {
+            match peer.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                Err(e) => panic!("{e}"),
+            }
+        }
+        String::from_utf8(got).unwrap()
+    }
+
+    /// RFC 6120 §4.6.1: whitespace goes out only once the stream has been quiet for the
+    /// interval (10 s here), counted from the last write.
+    #[tokio::test(start_paused = true)]
+    async fn keepalives_go_out_only_after_a_quiet_interval() {
+        let (writer, mut peer) = writer().await;
+        let outbox = Arc::new(Outbox::new(16));
+        let control = Arc::new(SessionControl::default());
+        let keepalive = Some(Duration::from_secs(10));
+        let task = tokio::spawn(run_writer(writer, outbox.clone(), control.clone(), keepalive));
+        let presence = || Outbound::Serialized(Bytes::from_static(b"<presence/>"));
+        // A stanza every 6 s for 30 s, then 9 s of quiet: no keepalive yet.
+        for _ in 0..5 {
+            tokio::time::sleep(Duration::from_secs(6)).await;
+            outbox.try_push(presence()).unwrap();
+        }
+        tokio::time::sleep(Duration::from_secs(9)).await;
+        assert_eq!(received(&mut peer), "<presence/>".repeat(5));
+        // 10 s after the last stanza, then every 10 s.
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        assert_eq!(received(&mut peer), " ");
+        tokio::time::sleep(Duration::from_secs(8)).await;
+        assert_eq!(received(&mut peer), "");
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        assert_eq!(received(&mut peer), " ");
+        // A stanza moves the next keepalive to 10 s after it.
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        outbox.try_push(presence()).unwrap();
+        tokio::time::sleep(Duration::from_secs(9)).await;
+        assert_eq!(received(&mut peer), "<presence/>");
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        assert_eq!(received(&mut peer), " ");
+
+        control.terminate(StreamError::new(StreamErrorCondition::SystemShutdown));
+        task.await.unwrap();
+        assert!(received(&mut peer).contains("<system-shutdown"));
+    }
 }
