@@ -211,7 +211,12 @@ mod tests {
         let outbox = Arc::new(Outbox::new(16));
         let control = Arc::new(SessionControl::default());
         let keepalive = Some(Duration::from_secs(10));
-        let task = tokio::spawn(run_writer(writer, outbox.clone(), control.clone(), keepalive));
+        let task = tokio::spawn(run_writer(
+            writer,
+            outbox.clone(),
+            control.clone(),
+            keepalive,
+        ));
         let presence = || Outbound::Serialized(Bytes::from_static(b"<presence/>"));
         // A stanza every 6 s for 30 s, then 9 s of quiet: no keepalive yet.
         for _ in 0..5 {
