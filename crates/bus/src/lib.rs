@@ -18,10 +18,10 @@
 //! standalone or cluster) between processes. Next to the bus, [`Liveness`] tells nodes which
 //! other nodes are running.
 //!
-//! Overflow policy of [`LocalBus`]: each inbox is a bounded queue. A publish to a full inbox
-//! waits for room (backpressure on the shard) for at most `publish_timeout`; past it, the
-//! delivery is dropped for that inbox only, a warning is logged and [`LocalBus::dropped`]
-//! counts it. A node that stops reading its inbox thus slows publishers by at most the
+//! Overflow policy of [`LocalBus`]: each inbox is a bounded queue. A publish (or a
+//! `publish_all` batch) to a full inbox waits for room (backpressure on the shard) for at
+//! most `publish_timeout` in all; past it, what is still waiting is dropped for that inbox
+//! only, a warning is logged and [`LocalBus::dropped`] counts each. A node that stops reading its inbox thus slows publishers by at most the
 //! timeout per publish, and never blocks them.
 //!
 //! Overflow policy of [`RedisBus`]: Redis pub/sub cannot be pushed back on, so a delivery

@@ -56,6 +56,66 @@ impl LocalBus {
     pub fn dropped(&self) -> u64 {
         self.shared.dropped.load(Ordering::Relaxed)
     }
+
+    /// Publishes `deliveries` in order. First every delivery goes to every subscribed inbox
+    /// with room, so that one full inbox does not delay the others; what a full inbox did not
+    /// take then waits for room, in order, all against one deadline, so that a publish waits
+    /// at most the timeout in all. Once one delivery waits for an inbox, the later ones for
+    /// that inbox wait behind it, so that a channel's order holds.
+    async fn publish_batch(&self, deliveries: impl IntoIterator<Item = Delivery>) {
+        let mut waiting: Vec<(Target, Delivery)> = Vec::new();
+        // The inboxes something waits for (a few: one per node).
+        let mut backed_up: Vec<InboxId> = Vec::new();
+        {
+            let state = self.shared.lock();
+            for delivery in deliveries {
+                let Some(subscribed) = state.channels.get(&delivery.user) else {
+                    tracing::trace!(user = %delivery.user, "no subscriber, delivery dropped");
+                    continue;
+                };
+                let Some((last, others)) = subscribed.split_last() else {
+                    continue;
+                };
+                let mut offer = |(id, target): &(InboxId, Target), delivery: Delivery| {
+                    if backed_up.contains(id) {
+                        waiting.push((target.clone(), delivery));
+                        return;
+                    }
+                    match target.sender.try_send(delivery) {
+                        // A closed inbox is being dropped along with its subscriptions.
+                        Ok(()) | Err(TrySendError::Closed(_)) => {}
+                        Err(TrySendError::Full(delivery)) => {
+                            backed_up.push(*id);
+                            waiting.push((target.clone(), delivery));
+                        }
+                    }
+                };
+                for subscription in others {
+                    offer(subscription, delivery.clone());
+                }
+                offer(last, delivery);
+            }
+        }
+        if waiting.is_empty() {
+            return;
+        }
+        let deadline = Instant::now() + self.shared.config.publish_timeout;
+        for (target, delivery) in waiting {
+            let user = delivery.user.clone();
+            if tokio::time::timeout_at(deadline, target.sender.send(delivery))
+                .await
+                .is_err()
+            {
+                self.shared.dropped.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(
+                    %user,
+                    node = %target.node,
+                    timeout_ms = self.shared.config.publish_timeout.as_millis(),
+                    "inbox full past the publish timeout, delivery dropped"
+                );
+            }
+        }
+    }
 }
 
 impl fmt::Debug for LocalBus {
@@ -73,42 +133,14 @@ impl fmt::Debug for LocalBus {
 #[async_trait]
 impl Bus for LocalBus {
     async fn publish(&self, delivery: Delivery) -> Result<(), BusError> {
-        let targets = self.shared.lock().targets(&delivery.user);
-        let Some((last, others)) = targets.split_last() else {
-            tracing::trace!(user = %delivery.user, "no subscriber, delivery dropped");
-            return Ok(());
-        };
-        // First every inbox with room, so that one full inbox does not delay the others.
-        let mut full = Vec::new();
-        let mut offer = |target: &'_ Target, delivery: Delivery| {
-            match target.sender.try_send(delivery) {
-                // A closed inbox is being dropped along with its subscriptions.
-                Ok(()) | Err(TrySendError::Closed(_)) => {}
-                Err(TrySendError::Full(delivery)) => full.push((target.clone(), delivery)),
-            }
-        };
-        for target in others {
-            offer(target, delivery.clone());
-        }
-        offer(last, delivery);
-        // Then the full ones, all against one deadline, so that a publish waits at most the
-        // timeout in all.
-        let deadline = Instant::now() + self.shared.config.publish_timeout;
-        for (target, delivery) in full {
-            let user = delivery.user.clone();
-            if tokio::time::timeout_at(deadline, target.sender.send(delivery))
-                .await
-                .is_err()
-            {
-                self.shared.dropped.fetch_add(1, Ordering::Relaxed);
-                tracing::warn!(
-                    %user,
-                    node = %target.node,
-                    timeout_ms = self.shared.config.publish_timeout.as_millis(),
-                    "inbox full past the publish timeout, delivery dropped"
-                );
-            }
-        }
+        self.publish_batch(std::iter::once(delivery)).await;
+        Ok(())
+    }
+
+    /// One pass for the whole batch (a presence broadcast is one per contact): one lock,
+    /// no per-delivery future or target list, and one deadline for any waiting.
+    async fn publish_all(&self, deliveries: Vec<Delivery>) -> Result<(), BusError> {
+        self.publish_batch(deliveries).await;
         Ok(())
     }
 
@@ -166,13 +198,6 @@ struct OpenInbox {
 }
 
 impl State {
-    fn targets(&self, user: &str) -> Vec<Target> {
-        self.channels
-            .get(user)
-            .map(|subscribed| subscribed.iter().map(|(_, t)| t.clone()).collect())
-            .unwrap_or_default()
-    }
-
     fn open(&mut self, target: Target) -> InboxId {
         let id = self.next_id;
         self.next_id += 1;

@@ -227,6 +227,62 @@ async fn publish_all_publishes_each_in_order() {
     assert_eq!(queued(&mut inbox).await, None);
 }
 
+/// A batch to an inbox that stays full waits one timeout in all, not one per delivery, and
+/// the inbox with room gets the whole batch at once, in order.
+#[tokio::test(start_paused = true)]
+async fn a_batch_waits_once_for_a_full_inbox() {
+    let bus = bus();
+    let mut slow = bus.open_inbox("c2s-slow", 1).await.unwrap();
+    let mut fast = bus.open_inbox("c2s-fast", 8).await.unwrap();
+    for inbox in [&slow, &fast] {
+        inbox
+            .subscriptions()
+            .subscribe("juliet@example.com")
+            .await
+            .unwrap();
+    }
+    let batch: Vec<Delivery> = (1..=3)
+        .map(|i| delivery("juliet@example.com", &format!("<presence id='{i}'/>")))
+        .collect();
+    let started = Instant::now();
+    bus.publish_all(batch.clone()).await.unwrap();
+    assert_eq!(started.elapsed(), TIMEOUT);
+    assert_eq!(bus.dropped(), 2);
+    assert_eq!(queued(&mut slow).await.as_ref(), Some(&batch[0]));
+    assert_eq!(queued(&mut slow).await, None);
+    for expected in &batch {
+        assert_eq!(queued(&mut fast).await.as_ref(), Some(expected));
+    }
+}
+
+/// Deliveries of a batch behind one that waits for room wait behind it: the channel's
+/// order holds and nothing is lost when the inbox drains in time.
+#[tokio::test(start_paused = true)]
+async fn a_batch_waiting_for_room_keeps_the_channel_order() {
+    let bus = bus();
+    let mut inbox = bus.open_inbox("c2s-0", 1).await.unwrap();
+    inbox
+        .subscriptions()
+        .subscribe("juliet@example.com")
+        .await
+        .unwrap();
+    let reader = tokio::spawn(async move {
+        let mut got = Vec::new();
+        for _ in 0..5 {
+            tokio::time::sleep(TIMEOUT / 5).await;
+            got.push(inbox.recv().await.unwrap().xml);
+        }
+        got
+    });
+    let batch: Vec<Delivery> = (1..=5)
+        .map(|i| delivery("juliet@example.com", &format!("<presence id='{i}'/>")))
+        .collect();
+    bus.publish_all(batch.clone()).await.unwrap();
+    let got = reader.await.unwrap();
+    assert_eq!(got, batch.into_iter().map(|d| d.xml).collect::<Vec<_>>());
+    assert_eq!(bus.dropped(), 0);
+}
+
 #[tokio::test]
 async fn a_zero_capacity_inbox_holds_one_delivery() {
     let bus = bus();
