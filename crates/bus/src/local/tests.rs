@@ -30,6 +30,25 @@ fn delivery(user: &str, xml: &str) -> Delivery {
     }
 }
 
+/// An inbox of `node` subscribed to juliet@example.com.
+async fn juliets_inbox(bus: &LocalBus, node: &str, capacity: usize) -> Inbox {
+    let inbox = bus.open_inbox(node, capacity).await.unwrap();
+    inbox
+        .subscriptions()
+        .subscribe("juliet@example.com")
+        .await
+        .unwrap();
+    inbox
+}
+
+/// Two of juliet@example.com's inboxes: one with room for one delivery, one for eight.
+async fn slow_and_fast(bus: &LocalBus) -> (Inbox, Inbox) {
+    (
+        juliets_inbox(bus, "c2s-slow", 1).await,
+        juliets_inbox(bus, "c2s-fast", 8).await,
+    )
+}
+
 /// The delivery already queued in `inbox`, if any, without waiting.
 async fn queued(inbox: &mut Inbox) -> Option<Delivery> {
     tokio::time::timeout(Duration::ZERO, inbox.recv())
@@ -102,12 +121,7 @@ async fn unsubscribing_stops_delivery() {
 #[tokio::test]
 async fn a_channel_keeps_publishing_order() {
     let bus = patient_bus();
-    let mut inbox = bus.open_inbox("c2s-0", 16).await.unwrap();
-    inbox
-        .subscriptions()
-        .subscribe("juliet@example.com")
-        .await
-        .unwrap();
+    let mut inbox = juliets_inbox(&bus, "c2s-0", 16).await;
     let publisher = {
         let bus = bus.clone();
         tokio::spawn(async move {
@@ -128,15 +142,7 @@ async fn a_channel_keeps_publishing_order() {
 #[tokio::test(start_paused = true)]
 async fn a_full_inbox_makes_publish_wait_then_drop() {
     let bus = bus();
-    let mut slow = bus.open_inbox("c2s-slow", 1).await.unwrap();
-    let mut fast = bus.open_inbox("c2s-fast", 8).await.unwrap();
-    for inbox in [&slow, &fast] {
-        inbox
-            .subscriptions()
-            .subscribe("juliet@example.com")
-            .await
-            .unwrap();
-    }
+    let (mut slow, mut fast) = slow_and_fast(&bus).await;
     let first = delivery("juliet@example.com", "<message id='1'/>");
     let second = delivery("juliet@example.com", "<message id='2'/>");
     bus.publish(first.clone()).await.unwrap();
@@ -156,12 +162,7 @@ async fn a_full_inbox_makes_publish_wait_then_drop() {
 #[tokio::test(start_paused = true)]
 async fn a_full_inbox_that_drains_in_time_loses_nothing() {
     let bus = bus();
-    let mut inbox = bus.open_inbox("c2s-0", 1).await.unwrap();
-    inbox
-        .subscriptions()
-        .subscribe("juliet@example.com")
-        .await
-        .unwrap();
+    let mut inbox = juliets_inbox(&bus, "c2s-0", 1).await;
     bus.publish(delivery("juliet@example.com", "<message id='1'/>"))
         .await
         .unwrap();
@@ -232,15 +233,7 @@ async fn publish_all_publishes_each_in_order() {
 #[tokio::test(start_paused = true)]
 async fn a_batch_waits_once_for_a_full_inbox() {
     let bus = bus();
-    let mut slow = bus.open_inbox("c2s-slow", 1).await.unwrap();
-    let mut fast = bus.open_inbox("c2s-fast", 8).await.unwrap();
-    for inbox in [&slow, &fast] {
-        inbox
-            .subscriptions()
-            .subscribe("juliet@example.com")
-            .await
-            .unwrap();
-    }
+    let (mut slow, mut fast) = slow_and_fast(&bus).await;
     let batch: Vec<Delivery> = (1..=3)
         .map(|i| delivery("juliet@example.com", &format!("<presence id='{i}'/>")))
         .collect();
@@ -260,12 +253,7 @@ async fn a_batch_waits_once_for_a_full_inbox() {
 #[tokio::test(start_paused = true)]
 async fn a_batch_waiting_for_room_keeps_the_channel_order() {
     let bus = bus();
-    let mut inbox = bus.open_inbox("c2s-0", 1).await.unwrap();
-    inbox
-        .subscriptions()
-        .subscribe("juliet@example.com")
-        .await
-        .unwrap();
+    let mut inbox = juliets_inbox(&bus, "c2s-0", 1).await;
     let reader = tokio::spawn(async move {
         let mut got = Vec::new();
         for _ in 0..5 {
@@ -286,12 +274,7 @@ async fn a_batch_waiting_for_room_keeps_the_channel_order() {
 #[tokio::test]
 async fn a_zero_capacity_inbox_holds_one_delivery() {
     let bus = bus();
-    let mut inbox = bus.open_inbox("c2s-0", 0).await.unwrap();
-    inbox
-        .subscriptions()
-        .subscribe("juliet@example.com")
-        .await
-        .unwrap();
+    let mut inbox = juliets_inbox(&bus, "c2s-0", 0).await;
     let sent = delivery("juliet@example.com", "<message/>");
     bus.publish(sent.clone()).await.unwrap();
     assert_eq!(queued(&mut inbox).await, Some(sent));
