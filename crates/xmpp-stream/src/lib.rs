@@ -32,5 +32,5 @@ pub use error::ReadError;
 pub use header::StreamHeader;
 pub use limits::ReaderLimits;
 pub use reader::{StreamEvent, XmlReader};
-pub use transport::{Records, ServerTls, Transport};
+pub use transport::{Records, ServerTls, Transport, server_ordered_provider};
 pub use writer::XmlWriter;

@@ -13,10 +13,12 @@ mod protection;
 mod record_buffer;
 mod records;
 mod secret_capture;
+mod suite_order;
 mod traffic_secret;
 
 pub use accept::ServerTls;
 pub use records::Records;
+pub use suite_order::server_ordered_provider;
 
 /// The RFC 9266 §2 exporter label for the `tls-exporter` channel binding type.
 const TLS_EXPORTER_LABEL: &[u8] = b"EXPORTER-Channel-Binding";

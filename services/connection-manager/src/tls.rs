@@ -65,10 +65,14 @@ pub fn server_config(
     if versions.iter().any(|v| v == "1.2") {
         protocols.push(&rustls::version::TLS12);
     }
-    let mut config = ServerConfig::builder_with_protocol_versions(&protocols)
-        .with_no_client_auth()
-        .with_single_cert(certs, key)?;
+    let mut config =
+        ServerConfig::builder_with_provider(Arc::new(xmpp_stream::server_ordered_provider()))
+            .with_protocol_versions(&protocols)?
+            .with_no_client_auth()
+            .with_single_cert(certs, key)?;
     config.alpn_protocols = vec![ALPN_XMPP_CLIENT.to_vec()];
+    // AES-128-GCM unless the client puts ChaCha20 first (see server_ordered_provider).
+    config.ignore_client_order = true;
     // Compact sessions take the keys over from rustls after the handshake.
     config.enable_secret_extraction = settings.compact_sessions;
     if settings.session_cache == 0 {
@@ -164,6 +168,35 @@ mod tests {
                 (HandshakeKind::Full, 0, HandshakeKind::Full),
                 "TLS {version}"
             );
+        }
+    }
+
+    /// The server's own suite order (xmpp_stream::server_ordered_provider): AES-128-GCM for
+    /// a client listing AES-256 first, as rustls's and OpenSSL's clients do.
+    #[tokio::test]
+    async fn the_server_chooses_aes_128_gcm_before_the_clients_aes_256() {
+        use rustls::CipherSuite::{
+            TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, TLS13_AES_128_GCM_SHA256,
+        };
+        for (version, expected) in [
+            ("1.3", TLS13_AES_128_GCM_SHA256),
+            ("1.2", TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256),
+        ] {
+            for compact in [true, false] {
+                let settings = TlsSettings {
+                    compact_sessions: compact,
+                    ..settings(version, 0)
+                };
+                let acceptor = xmpp_stream::ServerTls::new(fixture_server(&settings), compact);
+                let (client, _) = client_config();
+                let (a, b) = tokio::io::duplex(64 * 1024);
+                let name = ServerName::try_from("localhost").unwrap();
+                let connector = tokio_rustls::TlsConnector::from(client);
+                let (server, client) = tokio::join!(acceptor.accept(a), connector.connect(name, b));
+                server.unwrap();
+                let suite = client.unwrap().get_ref().1.negotiated_cipher_suite();
+                assert_eq!(suite.map(|s| s.suite()), Some(expected), "TLS {version}");
+            }
         }
     }
 

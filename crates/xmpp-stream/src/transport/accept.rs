@@ -13,14 +13,16 @@ use std::io;
 use std::sync::Arc;
 
 use rustls::crypto::hash::HashAlgorithm;
-use rustls::server::ServerConnection;
+use rustls::server::{AcceptedAlert, Acceptor, ClientHello, ServerConnection};
 use rustls::{ProtocolVersion, ServerConfig, SupportedCipherSuite};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio_rustls::LazyConfigAcceptor;
 
 use super::protection::{HEADER_LEN, MAX_FRAGMENT, Protection};
 use super::record_buffer::RecordBuffer;
 use super::records::Records;
 use super::secret_capture::{Captured, SecretCapture, capturing};
+use super::suite_order::prefers_chacha;
 use super::traffic_secret::TrafficSecret;
 use super::{TLS_EXPORTER_LABEL, TLS_EXPORTER_LEN, Transport};
 /// The longest record either version allows (RFC 5246 §6.2.3; RFC 8446 §5.2 is stricter).
@@ -30,6 +32,9 @@ const MAX_RECORD: usize = HEADER_LEN + MAX_FRAGMENT + 2048;
 #[derive(Clone, Debug)]
 pub struct ServerTls {
     config: Arc<ServerConfig>,
+    /// The same configuration following the client's cipher-suite order, for clients that
+    /// put ChaCha20-Poly1305 first; present when `config` follows its own order.
+    client_order: Option<Arc<ServerConfig>>,
     compact: bool,
 }
 
@@ -38,6 +43,11 @@ impl ServerTls {
     /// keep no rustls state; otherwise they are tokio-rustls streams. Compact sessions need
     /// the keys exported and the TLS 1.3 traffic secrets captured, so the configuration they
     /// use has secret extraction turned on and its key log wrapped.
+    ///
+    /// When `config` chooses the cipher suite by its own order (`ignore_client_order`), a
+    /// client whose first supported suite is ChaCha20-Poly1305 still gets its own choice: a
+    /// client puts ChaCha20 first when it has no AES instructions, and AES in software is
+    /// several times slower for it (as Go's and BoringSSL's servers do).
     pub fn new(config: Arc<ServerConfig>, compact: bool) -> Self {
         let config = if compact {
             let mut compact = (*config).clone();
@@ -47,7 +57,16 @@ impl ServerTls {
         } else {
             config
         };
-        Self { config, compact }
+        let client_order = config.ignore_client_order.then(|| {
+            let mut follows = (*config).clone();
+            follows.ignore_client_order = false;
+            Arc::new(follows)
+        });
+        Self {
+            config,
+            client_order,
+            compact,
+        }
     }
 
     /// Runs the server side of a handshake on `io`. On failure the client has been sent the
@@ -57,19 +76,36 @@ impl ServerTls {
         S: AsyncRead + AsyncWrite + Unpin,
     {
         if self.compact {
-            let records = handshake(self.config.clone(), io).await?;
+            let records = handshake(self, io).await?;
             Ok(Transport::Records(Box::new(records)))
         } else {
-            let tls = tokio_rustls::TlsAcceptor::from(self.config.clone())
-                .accept(io)
-                .await?;
+            let start = LazyConfigAcceptor::new(Acceptor::default(), io).await?;
+            let config = self.config_for(&start.client_hello());
+            let tls = start.into_stream(config).await?;
             Ok(Transport::Tls(Box::new(tls)))
+        }
+    }
+
+    /// The configuration for a client that sent `hello`.
+    fn config_for(&self, hello: &ClientHello<'_>) -> Arc<ServerConfig> {
+        match &self.client_order {
+            Some(follows) if prefers_chacha(hello, &self.config) => follows.clone(),
+            _ => self.config.clone(),
         }
     }
 }
 
 fn invalid(e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, e)
+}
+
+/// What rustls has to send.
+fn pending(conn: &mut ServerConnection) -> io::Result<Vec<u8>> {
+    let mut out = Vec::new();
+    while conn.wants_write() {
+        conn.write_tls(&mut out)?;
+    }
+    Ok(out)
 }
 
 /// Writes whatever rustls has to send.
@@ -80,26 +116,51 @@ async fn send_pending<S: AsyncWrite + Unpin>(
     if !conn.wants_write() {
         return Ok(());
     }
-    let mut out = Vec::new();
-    while conn.wants_write() {
-        conn.write_tls(&mut out)?;
-    }
-    io.write_all(&out).await?;
+    io.write_all(&pending(conn)?).await?;
     io.flush().await
 }
 
+/// Sends the alert rustls chose for a ClientHello it refused (best effort), and gives back
+/// the error.
+async fn send_alert<S: AsyncWrite + Unpin>(
+    e: rustls::Error,
+    mut alert: AcceptedAlert,
+    io: &mut S,
+) -> io::Error {
+    let mut out = Vec::new();
+    if alert.write_all(&mut out).is_ok() {
+        let _ = io.write_all(&out).await;
+        let _ = io.flush().await;
+    }
+    invalid(e)
+}
+
 /// A handshake fed to rustls record by record, then its keys taken over by [`Records`].
-async fn handshake<S>(config: Arc<ServerConfig>, mut io: S) -> io::Result<Records<S>>
+async fn handshake<S>(tls: &ServerTls, mut io: S) -> io::Result<Records<S>>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let mut conn = ServerConnection::new(config).map_err(invalid)?;
     let mut captured = Captured::default();
     let mut received = RecordBuffer::default();
-    loop {
-        send_pending(&mut conn, &mut io).await?;
-        if !conn.is_handshaking() {
-            break;
+    // Until the ClientHello is whole, which configuration to use is not known.
+    let mut acceptor = Acceptor::default();
+    let mut connection: Option<ServerConnection> = None;
+    let (mut conn, unsent) = loop {
+        if let Some(conn) = &mut connection {
+            let done = !conn.is_handshaking();
+            if done && conn.protocol_version() == Some(ProtocolVersion::TLSv1_3) {
+                // All a TLS 1.3 server sends after the client's Finished is its tickets
+                // (§4.6.1); nothing waits for them, so they go with our first record.
+                let unsent = pending(conn)?;
+                break (connection.take().expect("the connection is there"), unsent);
+            }
+            send_pending(conn, &mut io).await?;
+            if done {
+                break (
+                    connection.take().expect("the connection is there"),
+                    Vec::new(),
+                );
+            }
         }
         // The next whole record (or, when its header claims too much, what there is, for
         // rustls to reject with the right alert).
@@ -123,6 +184,25 @@ where
         };
         let range = received.consume(len);
         let mut record: &[u8] = received.bytes_mut(range);
+        let Some(conn) = &mut connection else {
+            while !record.is_empty() {
+                if acceptor.read_tls(&mut record)? == 0 {
+                    return Err(invalid("rustls took no more handshake bytes"));
+                }
+            }
+            let accepted = match acceptor.accept() {
+                Ok(None) => continue,
+                Ok(Some(accepted)) => accepted,
+                Err((e, alert)) => return Err(send_alert(e, alert, &mut io).await),
+            };
+            let config = tls.config_for(&accepted.client_hello());
+            // The server's whole first flight, its traffic secrets among it, comes now.
+            match capturing(&mut captured, || accepted.into_connection(config)) {
+                Ok(conn) => connection = Some(conn),
+                Err((e, alert)) => return Err(send_alert(e, alert, &mut io).await),
+            }
+            continue;
+        };
         while !record.is_empty() {
             if conn.read_tls(&mut record)? == 0 {
                 return Err(invalid("rustls took no more handshake bytes"));
@@ -130,10 +210,10 @@ where
         }
         if let Err(e) = capturing(&mut captured, || conn.process_new_packets()) {
             // The alert rustls queued for this error, then the error.
-            let _ = send_pending(&mut conn, &mut io).await;
+            let _ = send_pending(conn, &mut io).await;
             return Err(invalid(e));
         }
-    }
+    };
 
     let version = conn
         .protocol_version()
@@ -165,7 +245,7 @@ where
         .map_err(invalid)?;
     let tx =
         Protection::new(version, secrets.tx.0, secrets.tx.1, tx_secret, limit).map_err(invalid)?;
-    Ok(Records::new(io, rx, tx, exporter, received))
+    Ok(Records::new(io, rx, tx, exporter, received, unsent))
 }
 
 /// The client's and the server's application traffic secrets of a TLS 1.3 handshake, from

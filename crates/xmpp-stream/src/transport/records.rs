@@ -12,9 +12,9 @@
 //! the receiving key, and when it asks for ours to change too, a KeyUpdate of ours goes
 //! before our next application data (one for any number of requests meanwhile); our side
 //! changes its key by itself before reaching the suite's confidentiality limit (§5.5). On
-//! TLS 1.2 keys do not change: a renegotiation attempt ends the connection with
-//! unexpected_message (rustls refuses renegotiation too, with a warning), and reaching the
-//! limit (2^24.5 records for AES-GCM) ends it.
+//! TLS 1.2 keys do not change: a renegotiation attempt is refused with a no_renegotiation
+//! warning, a second ends the connection (as with rustls), and reaching the limit (2^24.5
+//! records for AES-GCM) ends it.
 
 use std::io;
 use std::pin::Pin;
@@ -33,6 +33,14 @@ const USER_CANCELED: u8 = 90;
 const KEY_UPDATE: u8 = 24;
 const UPDATE_NOT_REQUESTED: u8 = 0;
 const UPDATE_REQUESTED: u8 = 1;
+/// KeyUpdates a client may send without application data between them: each costs us a
+/// key derivation and gives the client nothing, so a stream of them is refused (rustls's
+/// number).
+const MAX_KEY_UPDATES_IN_A_ROW: u8 = 32;
+/// The ClientHello handshake message's type, and the TLS 1.2 warning that refuses it after
+/// the handshake (RFC 5246 §7.2.2).
+const CLIENT_HELLO: u8 = 1;
+const NO_RENEGOTIATION: u8 = 100;
 
 /// An established TLS connection whose records this layer protects.
 pub struct Records<S> {
@@ -54,6 +62,10 @@ pub struct Records<S> {
     /// The client asked for our keys to change: a KeyUpdate goes before our next
     /// application data.
     update_requested: bool,
+    /// The client's KeyUpdates since its last application data.
+    key_updates_in_a_row: u8,
+    /// A TLS 1.2 renegotiation was refused with a warning; a second ends the connection.
+    renegotiation_refused: bool,
     /// Why the connection failed, repeated to every later read and write.
     failed: Option<(io::ErrorKind, &'static str)>,
 }
@@ -72,13 +84,15 @@ impl<S> std::fmt::Debug for Records<S> {
 
 impl<S> Records<S> {
     /// Takes over after a handshake: `received` holds bytes read past the handshake's last
-    /// record (the client may send its first records along with its Finished).
+    /// record (the client may send its first records along with its Finished), `unsent`
+    /// protected bytes of the handshake's end that go out before (and with) our first record.
     pub(super) fn new(
         io: S,
         rx: Protection,
         tx: Protection,
         exporter: Option<[u8; 32]>,
         received: RecordBuffer,
+        unsent: Vec<u8>,
     ) -> Self {
         Self {
             io,
@@ -87,11 +101,13 @@ impl<S> Records<S> {
             exporter,
             inbuf: received,
             plain: 0..0,
-            outbuf: Vec::new(),
+            outbuf: unsent,
             out_start: 0,
             read_closed: false,
             write_closed: false,
             update_requested: false,
+            key_updates_in_a_row: 0,
+            renegotiation_refused: false,
             failed: None,
         }
     }
@@ -153,7 +169,10 @@ impl<S> Records<S> {
         };
         let content = record.start + content.start..record.start + content.end;
         match content_type {
-            APPLICATION_DATA => self.plain = content,
+            APPLICATION_DATA => {
+                self.plain = content;
+                self.key_updates_in_a_row = 0;
+            }
             ALERT => match *self.inbuf.bytes_mut(content) {
                 [_, CLOSE_NOTIFY] => self.read_closed = true,
                 [_, USER_CANCELED] => {}
@@ -190,6 +209,20 @@ impl<S> Records<S> {
     fn post_handshake(&mut self, content: std::ops::Range<usize>) -> io::Result<()> {
         use io::ErrorKind::{InvalidData, Unsupported};
         if !self.rx.updatable() {
+            // RFC 5746 §4.4 and RFC 5246 §7.2.2: a server that does not renegotiate answers
+            // a ClientHello with a no_renegotiation warning and goes on. As with rustls, a
+            // second attempt (or any other handshake message) ends the connection.
+            let hello = self.inbuf.bytes_mut(content).first() == Some(&CLIENT_HELLO);
+            if hello && !self.renegotiation_refused {
+                self.renegotiation_refused = true;
+                if let Err(why) = self
+                    .tx
+                    .seal(ALERT, &[1, NO_RENEGOTIATION], &mut self.outbuf)
+                {
+                    return Err(self.fail(io::ErrorKind::Other, why, None));
+                }
+                return Ok(());
+            }
             return Err(self.fail(
                 Unsupported,
                 "TLS 1.2 renegotiation",
@@ -197,6 +230,11 @@ impl<S> Records<S> {
             ));
         }
         let (why, alert) = match *self.inbuf.bytes_mut(content) {
+            [KEY_UPDATE, 0, 0, 1, UPDATE_NOT_REQUESTED | UPDATE_REQUESTED]
+                if self.key_updates_in_a_row == MAX_KEY_UPDATES_IN_A_ROW =>
+            {
+                ("too many KeyUpdates in a row", Alert::UnexpectedMessage)
+            }
             [
                 KEY_UPDATE,
                 0,
@@ -204,6 +242,7 @@ impl<S> Records<S> {
                 1,
                 request @ (UPDATE_NOT_REQUESTED | UPDATE_REQUESTED),
             ] => {
+                self.key_updates_in_a_row += 1;
                 if let Err(why) = self.rx.update() {
                     return Err(self.fail(InvalidData, why, Some(Alert::UnexpectedMessage)));
                 }
@@ -275,8 +314,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for Records<S> {
             if this.read_closed {
                 return Poll::Ready(Ok(()));
             }
+            let queued = this.outbuf.len();
             match this.next_record() {
-                Ok(true) => continue,
+                Ok(true) => {
+                    if queued == 0 && !this.outbuf.is_empty() {
+                        // A warning the client waits for (no_renegotiation): out now if the
+                        // socket takes it, else with our next write.
+                        let _ = this.poll_drain(cx);
+                    }
+                    continue;
+                }
                 Ok(false) => {}
                 Err(e) => {
                     // Let the alert out if the socket takes it now.
@@ -321,7 +368,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for Records<S> {
         if this.write_closed {
             return Poll::Ready(Err(io::ErrorKind::BrokenPipe.into()));
         }
-        ready!(this.poll_drain(cx))?;
+        // Less than a record's worth may still wait for the socket while the next record is
+        // sealed behind it, so that what was queued without data of its own (TLS 1.3
+        // tickets, a KeyUpdate) leaves in one write with the next data; past that, the
+        // socket's backpressure holds the caller.
+        if this.outbuf.len() - this.out_start >= MAX_FRAGMENT {
+            ready!(this.poll_drain(cx))?;
+        }
         if buf.is_empty() {
             return Poll::Ready(Ok(0));
         }

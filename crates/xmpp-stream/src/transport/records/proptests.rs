@@ -53,6 +53,7 @@ fn session(format: usize) -> (Records<DuplexStream>, DuplexStream, Protection) {
         protection(version, chacha, 2),
         None,
         RecordBuffer::default(),
+        Vec::new(),
     );
     (records, theirs, protection(version, chacha, 1))
 }

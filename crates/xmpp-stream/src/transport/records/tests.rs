@@ -433,10 +433,22 @@ async fn a_raw_key_update_changes_the_receiving_key() {
     assert_eq!(records(&server).tx.updates(), 0);
 }
 
-/// TLS 1.2 keys do not change: a renegotiation ends the connection.
+/// TLS 1.2 keys do not change. RFC 5746 §4.4, RFC 5246 §7.2.2: a renegotiation is refused
+/// with a no_renegotiation warning and the connection goes on; a second attempt ends it.
 #[tokio::test]
-async fn a_tls_1_2_renegotiation_ends_the_connection() {
+async fn a_tls_1_2_renegotiation_is_refused_with_a_warning_then_ends_the_connection() {
     let (mut server, mut client) = raw_connect(&rustls::version::TLS12).await;
+    client.send(HANDSHAKE, &[1, 0, 0, 0]).await;
+    client.send(APPLICATION_DATA, b"<iq/>").await;
+    let mut got = [0; 5];
+    server.read_exact(&mut got).await.unwrap();
+    assert_eq!(&got, b"<iq/>");
+    // Sent while the server was reading, without a write of its own.
+    assert_eq!(client.receive().await, (ALERT, vec![1, 100]));
+    server.write_all(b"<r/>").await.unwrap();
+    server.flush().await.unwrap();
+    assert_eq!(client.receive().await, (APPLICATION_DATA, b"<r/>".to_vec()));
+
     client.send(HANDSHAKE, &[1, 0, 0, 0]).await;
     let err = server.read_u8().await.unwrap_err();
     assert_eq!(err.kind(), std::io::ErrorKind::Unsupported);
@@ -444,6 +456,108 @@ async fn a_tls_1_2_renegotiation_ends_the_connection() {
         client.receive().await,
         (ALERT, vec![2, Alert::UnexpectedMessage as u8])
     );
+}
+
+/// KeyUpdates without application data between them are refused past 32 (as with rustls):
+/// each costs the server a key derivation.
+#[tokio::test]
+async fn a_stream_of_key_updates_without_data_ends_the_connection() {
+    let (mut server, mut client) = raw_connect(&rustls::version::TLS13).await;
+    for _ in 0..2 {
+        for _ in 0..32 {
+            client.send(HANDSHAKE, &[24, 0, 0, 1, 0]).await;
+            client.tx.update().unwrap();
+        }
+        client.send(APPLICATION_DATA, b"<iq/>").await;
+        let mut got = [0; 5];
+        server.read_exact(&mut got).await.unwrap();
+        assert_eq!(&got, b"<iq/>");
+    }
+    for _ in 0..33 {
+        client.send(HANDSHAKE, &[24, 0, 0, 1, 0]).await;
+        client.tx.update().unwrap();
+    }
+    let err = server.read_u8().await.unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::InvalidData);
+    assert_eq!(
+        client.receive().await,
+        (ALERT, vec![2, Alert::UnexpectedMessage as u8])
+    );
+    assert_eq!(records(&server).rx.updates(), 64 + 32);
+}
+
+/// The sizes of the writes made to a stream.
+struct Writes<S> {
+    io: S,
+    sizes: Arc<std::sync::Mutex<Vec<usize>>>,
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Writes<S> {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.io).poll_read(cx, buf)
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Writes<S> {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        let written = std::pin::Pin::new(&mut self.io).poll_write(cx, buf);
+        if let std::task::Poll::Ready(Ok(n)) = written {
+            self.sizes.lock().unwrap().push(n);
+        }
+        written
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.io).poll_shutdown(cx)
+    }
+}
+
+/// RFC 8446 §4.6.1: a client waits for no ticket, so a TLS 1.3 server's tickets wait for its
+/// first record and leave in one write with it (a TCP segment less per login); the client
+/// still resumes with them (`resumed_handshakes_end_in_compact_sessions_too`).
+#[tokio::test]
+async fn tls_1_3_tickets_go_out_with_the_first_record() {
+    let configs = configs(&rustls::version::TLS13, None);
+    let (a, b) = tokio::io::duplex(64 * 1024);
+    let sizes = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let a = Writes {
+        io: a,
+        sizes: sizes.clone(),
+    };
+    let acceptor = ServerTls::new(configs.server.clone(), true);
+    let connector = tokio_rustls::TlsConnector::from(configs.client.clone());
+    let name = ServerName::try_from("localhost").unwrap();
+    let (server, client) = tokio::join!(acceptor.accept(a), connector.connect(name, b));
+    let (mut server, mut client) = (server.unwrap(), client.unwrap());
+    // The handshake: the server's one flight.
+    assert_eq!(sizes.lock().unwrap().len(), 1);
+    server.write_all(b"x").await.unwrap();
+    server.flush().await.unwrap();
+    let writes = sizes.lock().unwrap().clone();
+    // The tickets' record (rustls puts both in one, 179 bytes of content) and the data's
+    // (one byte, its content type and the AEAD tag), each with its header.
+    assert_eq!(writes[1..], [HEADER_LEN + 179 + HEADER_LEN + 18]);
+    let mut got = [0; 1];
+    client.read_exact(&mut got).await.unwrap();
+    assert_eq!(&got, b"x");
 }
 
 #[tokio::test]
