@@ -17,6 +17,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
 use tokio::io::{AsyncBufRead, AsyncRead, ReadBuf};
+use xmpp_core::element::syntax;
 
 /// How much is read from the transport at once. Small on purpose: under TLS the bytes were
 /// already read and decrypted into rustls's own buffer, so this one only takes copies of the
@@ -83,11 +84,7 @@ impl CharCheck {
         // Fast path, vectorized (a fold, not an early-exit search): no control character
         // other than tab and line ends, no byte that could start U+FFFE/U+FFFF, and no such
         // sequence in progress from the previous call.
-        if self.nonchar == 0
-            && !bytes
-                .iter()
-                .fold(false, |suspect, &b| suspect | is_suspect(b))
-        {
+        if self.nonchar == 0 && !syntax::may_hold_non_xml_char(bytes) {
             return None;
         }
         for &b in bytes {
@@ -103,12 +100,6 @@ impl CharCheck {
         }
         None
     }
-}
-
-/// A byte that needs a closer look: a control character other than tab and line ends, or
-/// the first byte of U+FFFE/U+FFFF (and of many harmless characters).
-fn is_suspect(b: u8) -> bool {
-    (b < 0x20) & (b != b'\t') & (b != b'\n') & (b != b'\r') | (b == 0xEF)
 }
 
 impl<R> BoundedSource<R> {

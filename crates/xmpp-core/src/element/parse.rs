@@ -23,7 +23,7 @@ use quick_xml::events::{BytesRef, BytesStart, Event};
 use quick_xml::name::{NamespaceResolver, ResolveResult};
 
 use super::Element;
-use super::syntax::{attributes_separated, is_name, is_qname, is_xml_char};
+use super::syntax::{attributes_separated, is_name, is_qname, is_xml_char, may_hold_non_xml_char};
 use crate::ns;
 
 /// XML-NAMES §3: the namespace bound to the `xmlns` prefix.
@@ -64,7 +64,9 @@ impl Element {
     pub fn from_xml(xml: &str, default_ns: &str) -> Result<Element, XmlParseError> {
         // Literal characters XML does not allow (XML §2.2), anywhere; quick-xml does not check
         // them. Character references are checked where they are resolved.
-        if let Some(c) = xml.chars().find(|&c| !is_xml_char(c)) {
+        if may_hold_non_xml_char(xml.as_bytes())
+            && let Some(c) = xml.chars().find(|&c| !is_xml_char(c))
+        {
             return Err(malformed(format!(
                 "character U+{:04X} is not allowed in XML",
                 u32::from(c)

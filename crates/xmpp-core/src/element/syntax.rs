@@ -9,6 +9,25 @@ pub fn is_xml_char(c: char) -> bool {
     matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
 }
 
+/// Whether `bytes` may hold a character XML does not allow (XML §2.2): a control character
+/// other than tab and line ends, or the first byte of U+FFFE/U+FFFF (`EF`, which also starts
+/// many allowed characters). `false` settles it; after `true`, look at the characters.
+/// Surrogates cannot be encoded in valid UTF-8.
+///
+/// Why: it is a fold over the bytes, not an early-exit search, so it vectorizes. Checking
+/// `char` by `char` instead made [`Element::from_xml`](super::Element::from_xml) of a
+/// 308-byte presence take 2.87 µs instead of 2.43 µs (`benches/from_xml.rs`).
+pub fn may_hold_non_xml_char(bytes: &[u8]) -> bool {
+    bytes
+        .iter()
+        .fold(false, |suspect, &b| suspect | is_suspect(b))
+}
+
+/// A byte that needs a closer look (see [`may_hold_non_xml_char`]).
+fn is_suspect(b: u8) -> bool {
+    (b < 0x20) & (b != b'\t') & (b != b'\n') & (b != b'\r') | (b == 0xEF)
+}
+
 /// XML-NAMES §4 `QName`: one NCName, or two joined by a colon (`prefix:local`).
 pub fn is_qname(name: &str) -> bool {
     match name.split_once(':') {

@@ -133,6 +133,9 @@ fn rejects_anything_but_one_element() {
         "<a b='<'/>",
         "<a b=1/>",
         "<a>\u{1}</a>",
+        "<a>\u{1F}</a>",
+        "<a>\u{FFFF}</a>",
+        "<a b='\u{FFFE}'/>",
         "<a>&#0;</a>",
         "<a>&#xFFFE;</a>",
         "<a b='&#1;'/>",
@@ -146,6 +149,10 @@ fn rejects_anything_but_one_element() {
     ] {
         let result = parse(bad);
         assert!(malformed(&result), "{bad:?} gave {result:?}");
+    }
+    // XML §2.2: allowed, though encoded with the bytes U+FFFE and U+FFFF start with.
+    for good in ["<a>\u{F000}\u{FFFD}\t\r\n</a>", "<a b='\u{EFFF}'/>"] {
+        assert!(parse(good).is_ok(), "{good:?}");
     }
 }
 
