@@ -140,3 +140,32 @@ pub(crate) fn runtime() -> tokio::runtime::Runtime {
         .build()
         .expect("a current-thread runtime")
 }
+
+/// A server for `localhost` with a fresh self-signed certificate, on `server_provider`, and
+/// a client trusting it, on `client_provider`; both speak `version` only.
+pub(crate) fn tls_configs(
+    version: &'static rustls::SupportedProtocolVersion,
+    server_provider: rustls::crypto::CryptoProvider,
+    client_provider: rustls::crypto::CryptoProvider,
+) -> (rustls::ServerConfig, rustls::ClientConfig) {
+    use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+    let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    let cert: CertificateDer<'static> = certified.cert.der().clone();
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
+        certified.signing_key.serialize_der(),
+    ));
+    let server = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(server_provider))
+        .with_protocol_versions(&[version])
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![cert.clone()], key)
+        .unwrap();
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(cert).unwrap();
+    let client = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(client_provider))
+        .with_protocol_versions(&[version])
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    (server, client)
+}

@@ -1,35 +1,18 @@
 use std::sync::Arc;
 
+use rustls::SupportedProtocolVersion;
 use rustls::crypto::ring::default_provider;
-use rustls::{ClientConfig, RootCertStore, ServerConfig, SupportedProtocolVersion};
-use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
+use rustls_pki_types::ServerName;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
 
 use super::*;
+use crate::test_util::tls_configs;
 
 /// A TLS connection over an in-memory pipe, both ends wrapped as [`Transport`]s.
 async fn tls_pair(
     version: &'static SupportedProtocolVersion,
 ) -> (Transport<DuplexStream>, Transport<DuplexStream>) {
-    let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
-    let cert: CertificateDer<'static> = certified.cert.der().clone();
-    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
-        certified.signing_key.serialize_der(),
-    ));
-    let provider = Arc::new(default_provider());
-    let server = ServerConfig::builder_with_provider(provider.clone())
-        .with_protocol_versions(&[version])
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(vec![cert.clone()], key)
-        .unwrap();
-    let mut roots = RootCertStore::empty();
-    roots.add(cert).unwrap();
-    let client = ClientConfig::builder_with_provider(provider)
-        .with_protocol_versions(&[version])
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+    let (server, client) = tls_configs(version, default_provider(), default_provider());
 
     let (a, b) = tokio::io::duplex(64 * 1024);
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(server));

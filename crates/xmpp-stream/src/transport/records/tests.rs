@@ -7,15 +7,15 @@ use std::sync::Arc;
 
 use rustls::crypto::ring::default_provider;
 use rustls::{
-    ClientConfig, HandshakeKind, RootCertStore, ServerConfig, SupportedCipherSuite,
-    SupportedProtocolVersion,
+    ClientConfig, HandshakeKind, ServerConfig, SupportedCipherSuite, SupportedProtocolVersion,
 };
 use rustls::{KeyLog, SignatureAlgorithm};
-use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
+use rustls_pki_types::ServerName;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, DuplexStream};
 use tokio_rustls::client::TlsStream as ClientTls;
 
 use super::Records;
+use crate::test_util::tls_configs;
 use crate::transport::accept::traffic_secrets;
 use crate::transport::protection::{
     ALERT, APPLICATION_DATA, Alert, HANDSHAKE, HEADER_LEN, Protection,
@@ -33,28 +33,11 @@ fn configs(
     version: &'static SupportedProtocolVersion,
     suite: Option<SupportedCipherSuite>,
 ) -> Configs {
-    let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
-    let cert: CertificateDer<'static> = certified.cert.der().clone();
-    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
-        certified.signing_key.serialize_der(),
-    ));
-    let server = ServerConfig::builder_with_provider(Arc::new(default_provider()))
-        .with_protocol_versions(&[version])
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(vec![cert.clone()], key)
-        .unwrap();
     let mut provider = default_provider();
     if let Some(suite) = suite {
         provider.cipher_suites = vec![suite];
     }
-    let mut roots = RootCertStore::empty();
-    roots.add(cert).unwrap();
-    let client = ClientConfig::builder_with_provider(Arc::new(provider))
-        .with_protocol_versions(&[version])
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+    let (server, client) = tls_configs(version, default_provider(), provider);
     Configs {
         server: Arc::new(server),
         client: Arc::new(client),
@@ -391,6 +374,21 @@ impl RawClient {
     }
 }
 
+/// The client's `<iq/>` reaches the server.
+async fn iq_arrives(client: &mut RawClient, server: &mut Transport<DuplexStream>) {
+    client.send(APPLICATION_DATA, b"<iq/>").await;
+    let mut got = [0; 5];
+    server.read_exact(&mut got).await.unwrap();
+    assert_eq!(&got, b"<iq/>");
+}
+
+/// The server's `<r/>` reaches the client.
+async fn reply_arrives(server: &mut Transport<DuplexStream>, client: &mut RawClient) {
+    server.write_all(b"<r/>").await.unwrap();
+    server.flush().await.unwrap();
+    assert_eq!(client.receive().await, (APPLICATION_DATA, b"<r/>".to_vec()));
+}
+
 /// §4.6.3 and §5.1: a KeyUpdate must be well formed and alone in its record, and nothing
 /// else of the handshake protocol comes from a client after the handshake. Each ends the
 /// connection with the alert the RFC names.
@@ -422,14 +420,9 @@ async fn a_raw_key_update_changes_the_receiving_key() {
     let (mut server, mut client) = raw_connect(&rustls::version::TLS13).await;
     client.send(HANDSHAKE, &[24, 0, 0, 1, 0]).await;
     client.tx.update().unwrap();
-    client.send(APPLICATION_DATA, b"<iq/>").await;
-    let mut got = [0; 5];
-    server.read_exact(&mut got).await.unwrap();
-    assert_eq!(&got, b"<iq/>");
+    iq_arrives(&mut client, &mut server).await;
     // Not requested: our key stays.
-    server.write_all(b"<r/>").await.unwrap();
-    server.flush().await.unwrap();
-    assert_eq!(client.receive().await, (APPLICATION_DATA, b"<r/>".to_vec()));
+    reply_arrives(&mut server, &mut client).await;
     assert_eq!(records(&server).tx.updates(), 0);
 }
 
@@ -439,15 +432,10 @@ async fn a_raw_key_update_changes_the_receiving_key() {
 async fn a_tls_1_2_renegotiation_is_refused_with_a_warning_then_ends_the_connection() {
     let (mut server, mut client) = raw_connect(&rustls::version::TLS12).await;
     client.send(HANDSHAKE, &[1, 0, 0, 0]).await;
-    client.send(APPLICATION_DATA, b"<iq/>").await;
-    let mut got = [0; 5];
-    server.read_exact(&mut got).await.unwrap();
-    assert_eq!(&got, b"<iq/>");
+    iq_arrives(&mut client, &mut server).await;
     // Sent while the server was reading, without a write of its own.
     assert_eq!(client.receive().await, (ALERT, vec![1, 100]));
-    server.write_all(b"<r/>").await.unwrap();
-    server.flush().await.unwrap();
-    assert_eq!(client.receive().await, (APPLICATION_DATA, b"<r/>".to_vec()));
+    reply_arrives(&mut server, &mut client).await;
 
     client.send(HANDSHAKE, &[1, 0, 0, 0]).await;
     let err = server.read_u8().await.unwrap_err();
@@ -468,10 +456,7 @@ async fn a_stream_of_key_updates_without_data_ends_the_connection() {
             client.send(HANDSHAKE, &[24, 0, 0, 1, 0]).await;
             client.tx.update().unwrap();
         }
-        client.send(APPLICATION_DATA, b"<iq/>").await;
-        let mut got = [0; 5];
-        server.read_exact(&mut got).await.unwrap();
-        assert_eq!(&got, b"<iq/>");
+        iq_arrives(&mut client, &mut server).await;
     }
     for _ in 0..33 {
         client.send(HANDSHAKE, &[24, 0, 0, 1, 0]).await;

@@ -4,12 +4,11 @@
 use std::sync::Arc;
 
 use rustls::crypto::ring::{cipher_suite, default_provider};
-use rustls::{
-    ClientConfig, RootCertStore, ServerConfig, SupportedCipherSuite, SupportedProtocolVersion,
-};
-use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
+use rustls::{SupportedCipherSuite, SupportedProtocolVersion};
+use rustls_pki_types::ServerName;
 
 use super::server_ordered_provider;
+use crate::test_util::tls_configs;
 use crate::transport::ServerTls;
 
 /// The suite negotiated between a server on the server order (`compact` or not) and a
@@ -19,29 +18,12 @@ async fn negotiated(
     client_suites: Vec<SupportedCipherSuite>,
     compact: bool,
 ) -> SupportedCipherSuite {
-    let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
-    let cert: CertificateDer<'static> = certified.cert.der().clone();
-    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
-        certified.signing_key.serialize_der(),
-    ));
-    let mut server = ServerConfig::builder_with_provider(Arc::new(server_ordered_provider()))
-        .with_protocol_versions(&[version])
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(vec![cert.clone()], key)
-        .unwrap();
-    server.ignore_client_order = true;
     let mut provider = default_provider();
     if !client_suites.is_empty() {
         provider.cipher_suites = client_suites;
     }
-    let mut roots = RootCertStore::empty();
-    roots.add(cert).unwrap();
-    let client = ClientConfig::builder_with_provider(Arc::new(provider))
-        .with_protocol_versions(&[version])
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+    let (mut server, client) = tls_configs(version, server_ordered_provider(), provider);
+    server.ignore_client_order = true;
 
     let (a, b) = tokio::io::duplex(64 * 1024);
     let acceptor = ServerTls::new(Arc::new(server), compact);
