@@ -120,6 +120,46 @@ async fn send_pending<S: AsyncWrite + Unpin>(
     io.flush().await
 }
 
+/// Reads until `received` holds the next whole record, and takes it (or, when its header
+/// claims too much, what there is, for rustls to reject with the right alert).
+async fn next_record<S: AsyncRead + Unpin>(
+    received: &mut RecordBuffer,
+    io: &mut S,
+) -> io::Result<std::ops::Range<usize>> {
+    let len = loop {
+        if let Some(wanted) = received.next_record_len() {
+            if wanted > MAX_RECORD {
+                break received.pending();
+            }
+            if received.pending() >= wanted {
+                break wanted;
+            }
+        }
+        let n = io.read(received.spare()).await?;
+        if n == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "connection closed during the TLS handshake",
+            ));
+        }
+        received.filled(n);
+    };
+    Ok(received.consume(len))
+}
+
+/// Hands all of `record` to rustls through `read_tls`.
+fn feed(
+    mut record: &[u8],
+    mut read_tls: impl FnMut(&mut dyn io::Read) -> io::Result<usize>,
+) -> io::Result<()> {
+    while !record.is_empty() {
+        if read_tls(&mut record)? == 0 {
+            return Err(invalid("rustls took no more handshake bytes"));
+        }
+    }
+    Ok(())
+}
+
 /// Sends the alert rustls chose for a ClientHello it refused (best effort), and gives back
 /// the error.
 async fn send_alert<S: AsyncWrite + Unpin>(
@@ -142,75 +182,39 @@ where
 {
     let mut captured = Captured::default();
     let mut received = RecordBuffer::default();
-    // Until the ClientHello is whole, which configuration to use is not known.
+    // The ClientHello first: which configuration to use depends on it.
     let mut acceptor = Acceptor::default();
-    let mut connection: Option<ServerConnection> = None;
-    let (mut conn, unsent) = loop {
-        if let Some(conn) = &mut connection {
-            let done = !conn.is_handshaking();
-            if done && conn.protocol_version() == Some(ProtocolVersion::TLSv1_3) {
-                // All a TLS 1.3 server sends after the client's Finished is its tickets
-                // (§4.6.1); nothing waits for them, so they go with our first record.
-                let unsent = pending(conn)?;
-                break (connection.take().expect("the connection is there"), unsent);
-            }
-            send_pending(conn, &mut io).await?;
-            if done {
-                break (
-                    connection.take().expect("the connection is there"),
-                    Vec::new(),
-                );
-            }
+    let accepted = loop {
+        let record = next_record(&mut received, &mut io).await?;
+        feed(received.bytes_mut(record), |r| acceptor.read_tls(r))?;
+        match acceptor.accept() {
+            Ok(None) => {}
+            Ok(Some(accepted)) => break accepted,
+            Err((e, alert)) => return Err(send_alert(e, alert, &mut io).await),
         }
-        // The next whole record (or, when its header claims too much, what there is, for
-        // rustls to reject with the right alert).
-        let len = loop {
-            if let Some(wanted) = received.next_record_len() {
-                if wanted > MAX_RECORD {
-                    break received.pending();
-                }
-                if received.pending() >= wanted {
-                    break wanted;
-                }
-            }
-            let n = io.read(received.spare()).await?;
-            if n == 0 {
-                return Err(io::Error::new(
-                    io::ErrorKind::UnexpectedEof,
-                    "connection closed during the TLS handshake",
-                ));
-            }
-            received.filled(n);
-        };
-        let range = received.consume(len);
-        let mut record: &[u8] = received.bytes_mut(range);
-        let Some(conn) = &mut connection else {
-            while !record.is_empty() {
-                if acceptor.read_tls(&mut record)? == 0 {
-                    return Err(invalid("rustls took no more handshake bytes"));
-                }
-            }
-            let accepted = match acceptor.accept() {
-                Ok(None) => continue,
-                Ok(Some(accepted)) => accepted,
-                Err((e, alert)) => return Err(send_alert(e, alert, &mut io).await),
-            };
-            let config = tls.config_for(&accepted.client_hello());
-            // The server's whole first flight, its traffic secrets among it, comes now.
-            match capturing(&mut captured, || accepted.into_connection(config)) {
-                Ok(conn) => connection = Some(conn),
-                Err((e, alert)) => return Err(send_alert(e, alert, &mut io).await),
-            }
-            continue;
-        };
-        while !record.is_empty() {
-            if conn.read_tls(&mut record)? == 0 {
-                return Err(invalid("rustls took no more handshake bytes"));
-            }
+    };
+    let config = tls.config_for(&accepted.client_hello());
+    // The server's whole first flight, its traffic secrets among it, comes now.
+    let mut conn = match capturing(&mut captured, || accepted.into_connection(config)) {
+        Ok(conn) => conn,
+        Err((e, alert)) => return Err(send_alert(e, alert, &mut io).await),
+    };
+    let unsent = loop {
+        let done = !conn.is_handshaking();
+        if done && conn.protocol_version() == Some(ProtocolVersion::TLSv1_3) {
+            // All a TLS 1.3 server sends after the client's Finished is its tickets
+            // (§4.6.1); nothing waits for them, so they go with our first record.
+            break pending(&mut conn)?;
         }
+        send_pending(&mut conn, &mut io).await?;
+        if done {
+            break Vec::new();
+        }
+        let record = next_record(&mut received, &mut io).await?;
+        feed(received.bytes_mut(record), |r| conn.read_tls(r))?;
         if let Err(e) = capturing(&mut captured, || conn.process_new_packets()) {
             // The alert rustls queued for this error, then the error.
-            let _ = send_pending(conn, &mut io).await;
+            let _ = send_pending(&mut conn, &mut io).await;
             return Err(invalid(e));
         }
     };
