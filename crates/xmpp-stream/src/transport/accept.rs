@@ -18,15 +18,13 @@ use rustls::{ProtocolVersion, ServerConfig, SupportedCipherSuite};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio_rustls::LazyConfigAcceptor;
 
-use super::protection::{HEADER_LEN, MAX_FRAGMENT, Protection};
+use super::protection::{MAX_RECORD, Protection};
 use super::record_buffer::RecordBuffer;
 use super::records::Records;
 use super::secret_capture::{Captured, SecretCapture, capturing};
 use super::suite_order::prefers_chacha;
 use super::traffic_secret::TrafficSecret;
 use super::{TLS_EXPORTER_LABEL, TLS_EXPORTER_LEN, Transport};
-/// The longest record either version allows (RFC 5246 §6.2.3; RFC 8446 §5.2 is stricter).
-const MAX_RECORD: usize = HEADER_LEN + MAX_FRAGMENT + 2048;
 
 /// Accepts TLS connections with one server configuration.
 #[derive(Clone, Debug)]

@@ -26,6 +26,9 @@ pub(super) const APPLICATION_DATA: u8 = 23;
 pub(super) const HEADER_LEN: usize = 5;
 /// Most plaintext in one record, in either version.
 pub(super) const MAX_FRAGMENT: usize = 1 << 14;
+/// The longest record either version allows, header included: RFC 5246 §6.2.3's 2^14 + 2048
+/// bytes of ciphertext (RFC 8446 §5.2 is stricter).
+pub(super) const MAX_RECORD: usize = HEADER_LEN + MAX_FRAGMENT + 2048;
 const TAG_LEN: usize = 16;
 /// TLS 1.2 AES-GCM's explicit nonce, carried in each record (RFC 5288 §3).
 const EXPLICIT_NONCE_LEN: usize = 8;
@@ -279,7 +282,7 @@ impl Protection {
                     0
                 };
                 // RFC 5246 §6.2.3: at most 2^14 + 2048 bytes of ciphertext.
-                if payload_len > MAX_FRAGMENT + 2048 {
+                if payload_len > MAX_RECORD - HEADER_LEN {
                     return Err(Alert::RecordOverflow);
                 }
                 let Some(plain_len) = payload_len.checked_sub(explicit + TAG_LEN) else {

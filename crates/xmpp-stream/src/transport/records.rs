@@ -23,7 +23,7 @@ use std::task::{Context, Poll, ready};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use super::protection::{
-    ALERT, APPLICATION_DATA, Alert, HANDSHAKE, HEADER_LEN, MAX_FRAGMENT, Protection,
+    ALERT, APPLICATION_DATA, Alert, HANDSHAKE, MAX_FRAGMENT, MAX_RECORD, Protection,
 };
 use super::record_buffer::RecordBuffer;
 /// Alert descriptions of RFC 8446 §6 that do not end the connection by themselves.
@@ -146,7 +146,7 @@ impl<S> Records<S> {
         let Some(len) = self.inbuf.next_record_len() else {
             return Ok(false);
         };
-        if len > HEADER_LEN + MAX_FRAGMENT + 2048 {
+        if len > MAX_RECORD {
             return Err(self.fail(
                 io::ErrorKind::InvalidData,
                 "TLS record too long",
