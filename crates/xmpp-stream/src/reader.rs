@@ -184,6 +184,18 @@ impl<R: AsyncRead + Unpin> XmlReader<R> {
         self.source().holds_buffer() || self.buf.capacity() > 0 || self.stack.capacity() > 0
     }
 
+    /// The transport and the bytes read from it that the reader has not processed, in
+    /// order: for a caller that reads the rest of the stream itself. Between top-level
+    /// elements (after [`XmlReader::next`] returned one) nothing else is held; in the
+    /// middle of one, the part already parsed is lost.
+    pub fn into_parts(mut self) -> (R, Vec<u8>) {
+        self.parser
+            .take()
+            .expect(PARSER_PRESENT)
+            .into_inner()
+            .into_parts()
+    }
+
     /// The transport.
     pub fn get_ref(&self) -> &R {
         self.source().get_ref()

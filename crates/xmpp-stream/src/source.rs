@@ -149,6 +149,12 @@ impl<R> BoundedSource<R> {
         self.inner
     }
 
+    /// The transport and the bytes read from it but not consumed yet.
+    pub(crate) fn into_parts(self) -> (R, Vec<u8>) {
+        let unread = self.buf[self.pos..self.filled].to_vec();
+        (self.inner, unread)
+    }
+
     /// Whether the read buffer is allocated.
     #[cfg(test)]
     pub(crate) fn holds_buffer(&self) -> bool {

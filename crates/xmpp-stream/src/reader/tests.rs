@@ -497,3 +497,17 @@ async fn an_idle_reader_holds_no_buffers() {
         );
     }
 }
+
+/// What arrived behind the last element the reader returned comes back with the transport,
+/// so a caller that reads on by itself loses nothing.
+#[tokio::test]
+async fn into_parts_hands_over_the_unread_bytes() {
+    let input = format!("{HEADER}<presence/><message><body>next</body></message>tail");
+    let mut reader = XmlReader::new(input.as_bytes(), ReaderLimits::default());
+    assert!(matches!(reader.next().await, Ok(StreamEvent::Open(_))));
+    assert_eq!(element(&reader.next().await.unwrap()).name(), "presence");
+    let (rest, unread) = reader.into_parts();
+    let mut all = unread;
+    all.extend_from_slice(rest);
+    assert_eq!(all, b"<message><body>next</body></message>tail");
+}
