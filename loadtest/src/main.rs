@@ -9,6 +9,7 @@ mod merge;
 mod plot;
 mod procstat;
 mod provision;
+mod receive;
 mod report;
 mod scenario;
 mod session;

@@ -1,5 +1,6 @@
 //! One logged-in user: a TCP (optionally TLS) stream split into a reader task, which turns
-//! every presence and message into a [`Receipt`] for the ledger, and a writer task, which
+//! every presence and message into a [`Receipt`] for the ledger (read with
+//! [`crate::receive`] once logged in), and a writer task, which
 //! batches what the scenario sends. The halves live in separate tasks because neither the
 //! reader's nor the writer's futures may be cancelled mid-way, which rules out one task
 //! `select!`ing over both.
@@ -9,23 +10,28 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::Context;
+use quick_xml::escape::unescape;
 use socket2::{Domain, Socket, Type};
+use tokio::io::AsyncReadExt;
 use tokio::net::{TcpSocket, TcpStream};
 use tokio::sync::mpsc;
 use xmpp_core::sasl::SaltedPasswordCache;
 use xmpp_core::{Element, ns};
-use xmpp_stream::StreamEvent;
 use xmpp_stream::client::{ClientStream, Reader, Writer};
 
 use crate::accounting::Receipt;
 use crate::provision::username;
-use crate::stamp::{Stamp, now_us};
+use crate::receive::{Item, Received, Stanza};
+use crate::stamp::now_us;
 
 /// Stanzas queued for one session's writer; the scenario waits when it is full, which is the
 /// honest outcome when the server reads slower than the scenario sends.
 const WRITE_QUEUE: usize = 64;
 /// Most stanzas written per flush.
 const BATCH: usize = 64;
+/// Room made for each read from the transport: a few stanzas; what does not fit stays in
+/// the TLS layer's buffer for the next read.
+const READ_CHUNK: usize = 2048;
 
 /// What every session needs to log in.
 #[derive(Debug)]
@@ -141,37 +147,48 @@ struct ReadLoop {
 }
 
 impl ReadLoop {
-    async fn run(self, mut r: Reader) {
+    /// Reads on from where the login's reader stopped, with the generator's own receive
+    /// path ([`crate::receive`]).
+    async fn run(self, reader: Reader) {
+        let (mut io, unread) = reader.into_parts();
+        let mut received = Received::new(unread);
         loop {
-            match r.next().await {
-                Ok(StreamEvent::Element(e)) => {
-                    if !self.handle(e).await {
-                        return;
+            loop {
+                match received.next_item() {
+                    Ok(Item::Stanza(stanza)) => {
+                        if !self.handle(stanza).await {
+                            return;
+                        }
                     }
+                    Ok(Item::NeedMore) => break,
+                    Ok(Item::Close) | Err(_) => return self.disconnected(),
                 }
-                Ok(StreamEvent::Keepalive) => {}
-                Ok(_) | Err(_) => {
-                    self.counters.disconnects.fetch_add(1, Ordering::Relaxed);
-                    return;
-                }
+            }
+            match io.read_buf(received.spare(READ_CHUNK)).await {
+                Ok(0) | Err(_) => return self.disconnected(),
+                Ok(_) => {}
             }
         }
     }
 
+    fn disconnected(&self) {
+        self.counters.disconnects.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// Matches one stanza; `false` once the ledger has gone away.
-    async fn handle(&self, e: Element) -> bool {
+    async fn handle(&self, s: Stanza<'_>) -> bool {
         let recv_us = now_us();
         self.counters.received.fetch_add(1, Ordering::Relaxed);
-        if e.attr("type") == Some("error") {
+        if s.kind == Some("error") {
             self.counters.errors.fetch_add(1, Ordering::Relaxed);
             return true;
         }
-        if e.name() == "iq" {
-            if e.attr("type") == Some("get") && e.get_child("ping", ns::PING).is_some() {
+        if s.name == "iq" {
+            if s.kind == Some("get") && s.ping {
                 let mut pong = Element::new("iq", ns::JABBER_CLIENT).with_attr("type", "result");
-                for a in ["id", "from"] {
-                    if let Some(v) = e.attr(a) {
-                        pong.set_attr(if a == "from" { "to" } else { a }, v);
+                for (name, value) in [("id", s.id), ("to", s.from)] {
+                    if let Some(v) = value.and_then(|v| unescape(v).ok()) {
+                        pong.set_attr(name, v.into_owned());
                     }
                 }
                 let _ = self.tx.try_send(pong);
@@ -179,22 +196,22 @@ impl ReadLoop {
             return true;
         }
         // Only availability counts: unavailable and subscription presences are not measured.
-        let measured = match e.name() {
-            "presence" => e.attr("type").is_none(),
+        let measured = match s.name {
+            "presence" => s.kind.is_none(),
             "message" => true,
             _ => false,
         };
         if !measured {
             return true;
         }
-        let sender = e.attr("from").and_then(|f| user_index(f, &self.domain));
+        let sender = s.from.and_then(|f| user_index(f, &self.domain));
         if sender == Some(self.index) {
             return true; // our own presence, reflected to our own resources (RFC 6121 §4.2.2)
         }
         let receipt = Receipt {
             recipient: self.index,
             sender,
-            stamp: Stamp::read(&e),
+            stamp: s.stamp,
             recv_us,
         };
         self.receipts.send(receipt).await.is_ok()
