@@ -106,7 +106,10 @@ impl Received {
     /// next call.
     pub fn next_item(&mut self) -> Result<Item<'_>, Broken> {
         let rest = &self.buf[self.start..];
-        let ws = rest.iter().take_while(|b| b.is_ascii_whitespace()).count();
+        let ws = rest
+            .iter()
+            .take_while(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
+            .count();
         self.start += ws;
         let rest = match std::str::from_utf8(&self.buf[self.start..]) {
             Ok(text) => text,
@@ -245,11 +248,13 @@ fn is(tag: &BytesStart<'_>, local: &str, ns: &str) -> bool {
     if name.local_name().as_ref() != local {
         return false;
     }
-    let key = match name.prefix() {
-        None => "xmlns".to_owned(),
-        Some(p) => format!("xmlns:{}", p.as_ref()),
+    let prefix = name.prefix();
+    let declares = |key: &str| match (key.strip_prefix("xmlns"), &prefix) {
+        (Some(""), None) => true,
+        (Some(rest), Some(p)) => rest.strip_prefix(':') == Some(p.as_ref()),
+        _ => false,
     };
-    attr(tag, &key) == Some(ns)
+    attributes(tag, name.as_ref().len()).any(|(key, value)| declares(key) && value == ns)
 }
 
 /// An attribute's value as written.

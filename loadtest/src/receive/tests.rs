@@ -114,6 +114,14 @@ fn a_stamp_is_recognised_by_its_namespace() {
             "Some((3, 7))",
         ),
         ("<ts xmlns='urn:example:other' seq='4'>8</ts>", "None"),
+        (
+            "<lt:ts xmlns='urn:starling:loadtest' seq='6'>8</lt:ts>",
+            "None",
+        ),
+        (
+            "<ts xmlns:lt='urn:starling:loadtest' seq='7'>8</ts>",
+            "None",
+        ),
         ("<ts xmlns='urn:starling:loadtest'>9</ts>", "None"),
         (
             "<x><ts xmlns='urn:starling:loadtest' seq='5'>9</ts></x>",
