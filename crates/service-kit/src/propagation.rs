@@ -32,6 +32,25 @@ pub fn inject(span: &tracing::Span) -> HashMap<String, String> {
     carrier
 }
 
+/// The current span's trace context as carrier entries ([`inject`]), without looking the
+/// span up when spans are not exported ([`crate::telemetry::spans_exported`]): a presence
+/// broadcast makes a delivery per contact, each of which would.
+pub fn inject_current() -> HashMap<String, String> {
+    if crate::telemetry::spans_exported() {
+        inject(&tracing::Span::current())
+    } else {
+        HashMap::new()
+    }
+}
+
+/// Writes the current span's trace context into `metadata` ([`inject_metadata`]), without
+/// looking the span up when spans are not exported.
+pub fn inject_current_metadata(metadata: &mut tonic::metadata::MetadataMap) {
+    if crate::telemetry::spans_exported() {
+        inject_metadata(&tracing::Span::current(), metadata);
+    }
+}
+
 /// Makes `span` a child of the remote span whose context `carrier` holds; does nothing if it
 /// holds none (or an invalid one).
 ///

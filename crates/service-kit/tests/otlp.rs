@@ -18,9 +18,12 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
 use opentelemetry_proto::tonic::common::v1::any_value::Value;
 use opentelemetry_proto::tonic::trace::v1::Span;
 use service_kit::propagation::{
-    TraceContextInterceptor, inject, inject_metadata, set_parent, set_parent_from_metadata,
+    TraceContextInterceptor, inject, inject_current, inject_metadata, set_parent,
+    set_parent_from_metadata,
 };
-use service_kit::telemetry::{LogFormat, TelemetryError, TracingOptions, init_tracing};
+use service_kit::telemetry::{
+    LogFormat, TelemetryError, TracingOptions, exported_span, init_tracing, spans_exported,
+};
 use tokio::net::TcpListener;
 use tonic::transport::server::TcpIncoming;
 use tonic::transport::{Channel, Server};
@@ -115,8 +118,10 @@ fn options(endpoint: Option<String>) -> TracingOptions {
 async fn spans_reach_the_collector_with_their_remote_parents() {
     let collector = Collector::default();
     let collector_addr = serve(collector.clone()).await;
+    assert!(!spans_exported());
     let guard = init_tracing(options(Some(format!("http://{collector_addr}")))).unwrap();
     assert!(guard.is_exporting());
+    assert!(spans_exported());
     assert!(matches!(
         init_tracing(options(None)),
         Err(TelemetryError::AlreadyInitialized)
@@ -126,6 +131,8 @@ async fn spans_reach_the_collector_with_their_remote_parents() {
     let route = info_span!("c2s.route");
     let carrier: HashMap<String, String> = inject(&route);
     assert!(carrier.contains_key("traceparent"), "{carrier:?}");
+    assert_eq!(route.in_scope(inject_current), carrier);
+    assert!(!exported_span(|| info_span!("c2s.stanza")).is_none());
     let deliver = info_span!("shard.deliver");
     set_parent(&deliver, &carrier);
     deliver.in_scope(|| tracing::info!("delivering"));

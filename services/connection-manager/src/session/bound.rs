@@ -5,6 +5,7 @@
 use std::sync::Arc;
 use tracing::Instrument;
 
+use service_kit::telemetry;
 use tokio_util::sync::CancellationToken;
 use xmpp_core::{StreamError, StreamErrorCondition};
 use xmpp_stream::{ReadError, StreamEvent};
@@ -57,8 +58,10 @@ pub(crate) async fn run_bound(
                     }
                 }
                 // One span per client stanza: the root of the stanza's trace, carried to the
-                // shard over gRPC and back over the bus.
-                let span = tracing::info_span!("c2s.stanza", name = element.name());
+                // shard over gRPC and back over the bus; made only when spans are exported.
+                let span = telemetry::exported_span(|| {
+                    tracing::info_span!("c2s.stanza", name = element.name())
+                });
                 // Boxed: routing is the largest state of the session's future (a gRPC call,
                 // about 3.4 KB), and inline it would be held by every idle session.
                 let routed = Box::pin(router::from_client(server, session, element))

@@ -23,7 +23,6 @@ use cluster_api::v1::{Delivery, Direction, StanzaInRequest};
 use futures::StreamExt;
 use service_kit::propagation;
 use tonic::{Request, Status};
-use tracing::Span;
 use xmpp_core::{Jid, Stanza};
 
 use super::RosterPresenceService;
@@ -142,7 +141,7 @@ impl RosterPresenceService {
             stanza: Some(convert::envelope(&stanza, None)),
             direction: Direction::Inbound.into(),
         });
-        propagation::inject_metadata(&Span::current(), request.metadata_mut());
+        propagation::inject_current_metadata(request.metadata_mut());
         if let Err(status) = peers.for_jid(&to).stanza_in(request).await {
             tracing::warn!(%to, %status, "routing a stanza to its shard failed");
             self.shard.metrics().dependency_error("grpc");
@@ -183,6 +182,6 @@ fn delivery(user: &Jid, target: Target, xml: Bytes) -> Delivery {
         Target::Resources(jids) => convert::delivery_to_resources(user, jids, xml),
         Target::Available => convert::delivery_to_available(user, xml),
     };
-    delivery.trace_context = propagation::inject(&Span::current());
+    delivery.trace_context = propagation::inject_current();
     delivery
 }
