@@ -92,7 +92,7 @@ impl Cluster {
         SessionAddress {
             node: self.node.clone(),
             id: session.id(),
-            jid: session.jid().to_string(),
+            jid: session.jid().as_str().to_owned(),
         }
     }
 
@@ -218,10 +218,7 @@ impl Cluster {
     /// trace.
     fn traced<T>(&self, message: T) -> tonic::Request<T> {
         let mut request = tonic::Request::new(message);
-        service_kit::propagation::inject_metadata(
-            &tracing::Span::current(),
-            request.metadata_mut(),
-        );
+        service_kit::propagation::inject_current_metadata(request.metadata_mut());
         request
     }
 
@@ -318,18 +315,18 @@ pub async fn run_inbox(server: Arc<C2sServer>, mut inbox: Inbox, shutdown: Cance
 
 /// Hands one delivery to the local sessions it is for. Sessions of the user on other nodes
 /// are theirs to serve; a named session that is gone is skipped (the stanza was decided
-/// while it was still bound).
+/// while it was still bound). Queuing never waits (a full queue ends its session), so it is
+/// done under the registry's lock.
 fn deliver(sessions: &SessionRegistry, metrics: &Metrics, delivery: Delivery) {
-    let local = sessions.sessions_of_normalized(&delivery.user);
     let kind = stanza_kind(&delivery.xml);
     let write = |session: &SessionHandle| {
         if session.deliver_serialized(delivery.xml.clone()) {
             metrics.stanza_out(kind);
         }
     };
-    match &delivery.target {
+    sessions.with_sessions_of_normalized(&delivery.user, |local| match &delivery.target {
         Some(Target::Resources(resources)) => {
-            for session in &local {
+            for session in local {
                 if resources.jids.iter().any(|j| j == session.jid().as_str()) {
                     write(session);
                 }
@@ -341,7 +338,7 @@ fn deliver(sessions: &SessionRegistry, metrics: &Metrics, delivery: Delivery) {
             }
         }
         None => {}
-    }
+    });
 }
 
 /// The kind of a serialized stanza, from its element name (deliveries carry the stanza

@@ -33,6 +33,9 @@ pub enum Outbound {
 #[derive(Debug, Default)]
 pub struct SessionControl {
     kill: CancellationToken,
+    /// Set before `kill` is cancelled: a check that takes no lock, for the writer, which
+    /// looks once per stanza (the token's own check locks its node).
+    killed: AtomicBool,
     reason: Mutex<Option<StreamError>>,
 }
 
@@ -46,6 +49,7 @@ impl SessionControl {
             }
             *reason = Some(error);
         }
+        self.killed.store(true, Ordering::Release);
         self.kill.cancel();
     }
 
@@ -56,7 +60,7 @@ impl SessionControl {
 
     /// Whether the session was terminated.
     pub fn is_terminated(&self) -> bool {
-        self.kill.is_cancelled()
+        self.killed.load(Ordering::Acquire)
     }
 
     /// The error the session was terminated with.
@@ -277,7 +281,19 @@ impl SessionRegistry {
     /// work on every delivery was a measurable part of a presence broadcast); a string that
     /// is not normalized finds nothing.
     pub fn sessions_of_normalized(&self, bare: &str) -> Vec<SessionHandle> {
-        self.lock().get(bare).cloned().unwrap_or_default()
+        self.with_sessions_of_normalized(bare, <[SessionHandle]>::to_vec)
+    }
+
+    /// Calls `visit` with the sessions of the bare JID whose normalized form is `bare` (none:
+    /// an empty slice), under the registry's lock. For the delivery path: a copy of the
+    /// handles is an allocation and five reference counts up and down per delivery. `visit`
+    /// must not wait or call back into the registry.
+    pub fn with_sessions_of_normalized<T>(
+        &self,
+        bare: &str,
+        visit: impl FnOnce(&[SessionHandle]) -> T,
+    ) -> T {
+        visit(self.lock().get(bare).map_or(&[], Vec::as_slice))
     }
 
     /// Every bound session.

@@ -47,10 +47,13 @@ async fn write_queued(
     let terminated = control.terminated();
     tokio::pin!(terminated);
     let mut keepalive = keepalive.map(Keepalive::new);
-    loop {
+    // The queue is looked at before the termination future, and that future is polled only
+    // when the queue or the socket makes the writer wait: polling it takes two locks, and a
+    // busy session's writer wakes once per stanza. The flag is checked on every turn, so a
+    // terminated session writes at most the batch it had already taken.
+    while !control.is_terminated() {
         tokio::select! {
             biased;
-            () = &mut terminated => break,
             item = outbox.pop() => {
                 let mut end = !queue(&mut writer, item);
                 let mut batched = 1;
@@ -67,16 +70,17 @@ async fn write_queued(
                 }
                 tokio::select! {
                     biased;
-                    () = &mut terminated => break,
                     r = writer.flush() => if r.is_err() {
                         control.terminate(StreamError::new(StreamErrorCondition::UndefinedCondition));
                         return;
                     },
+                    () = &mut terminated => break,
                 }
                 if let Some(keepalive) = &mut keepalive {
                     keepalive.wrote();
                 }
             }
+            () = &mut terminated => break,
             quiet = Keepalive::due(&mut keepalive) => if quiet {
                 tokio::select! {
                     biased;
