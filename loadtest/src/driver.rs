@@ -11,18 +11,14 @@ use futures::stream::FuturesUnordered;
 use hdrhistogram::Histogram;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
-use tokio::sync::mpsc;
 use tokio::time::MissedTickBehavior;
 use xmpp_core::Element;
 
-use crate::accounting::{Ledger, Phase, Receipt, Recorded};
+use crate::accounting::{Ledger, Phase, Recorded};
 use crate::session::{Counters, LoginParams, Session, login};
 use crate::stamp::{Stamp, now_us};
 use crate::topology::Ring;
 
-/// Receipts buffered between the sessions' readers and the ledger; when full, readers wait,
-/// which slows reading from the server rather than growing memory.
-const RECEIPT_QUEUE: usize = 65_536;
 /// Logins in progress at once, whatever the rate: a server that stalls must not make the
 /// generator open connections without bound.
 const LOGINS_IN_FLIGHT: usize = 512;
@@ -85,26 +81,16 @@ pub struct Driver {
     pub progress: ProgressBar,
     /// The server's PID, for sampling its memory once everybody is bound.
     pub server_pid: Option<u32>,
+    /// Written by every session's reader as stanzas arrive (a lock held for one receipt),
+    /// and by the scenario as it sends.
     ledger: Arc<Mutex<Ledger>>,
-    receipts: mpsc::Sender<Receipt>,
     seq: AtomicU64,
 }
 
 impl Driver {
-    /// Starts the ledger's feeding task.
+    /// A driver with an empty ledger.
     pub fn new(params: LoginParams, ring: Ring) -> Self {
         let ledger = Arc::new(Mutex::new(Ledger::new(now_us())));
-        let (receipts, mut rx) = mpsc::channel::<Receipt>(RECEIPT_QUEUE);
-        let feed = ledger.clone();
-        tokio::spawn(async move {
-            let mut batch = Vec::with_capacity(1024);
-            while rx.recv_many(&mut batch, 1024).await > 0 {
-                let mut l = lock(&feed);
-                for r in batch.drain(..) {
-                    l.receive(r);
-                }
-            }
-        });
         let progress = ProgressBar::new_spinner();
         progress.set_style(
             ProgressStyle::with_template("{spinner} [{elapsed_precise}] {prefix}: {msg}")
@@ -118,7 +104,6 @@ impl Driver {
             progress,
             server_pid: None,
             ledger,
-            receipts,
             seq: AtomicU64::new(1),
         }
     }
@@ -144,13 +129,13 @@ impl Driver {
             let can_start = next < n && in_flight.len() < LOGINS_IN_FLIGHT;
             tokio::select! {
                 _ = tick.tick(), if can_start => {
-                    let (params, receipts, counters) =
-                        (self.params.clone(), self.receipts.clone(), self.counters.clone());
+                    let (params, ledger, counters) =
+                        (self.params.clone(), self.ledger.clone(), self.counters.clone());
                     let i = self.ring.first + next;
                     next += 1;
                     in_flight.push(async move {
                         let t = Instant::now();
-                        let s = login(i, &params, receipts, counters).await;
+                        let s = login(i, &params, ledger, counters).await;
                         (s, t.elapsed())
                     });
                 }

@@ -6,8 +6,8 @@
 //! `select!`ing over both.
 
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use anyhow::Context;
 use quick_xml::escape::unescape;
@@ -19,7 +19,8 @@ use xmpp_core::sasl::SaltedPasswordCache;
 use xmpp_core::{Element, ns};
 use xmpp_stream::client::{ClientStream, Reader, Writer};
 
-use crate::accounting::Receipt;
+use crate::accounting::{Ledger, Receipt};
+use crate::driver::lock;
 use crate::provision::username;
 use crate::receive::{Item, Received, Stanza};
 use crate::stamp::now_us;
@@ -93,7 +94,7 @@ pub async fn connect_tcp(server: SocketAddr, source: Option<IpAddr>) -> anyhow::
 pub async fn login(
     index: u32,
     p: &LoginParams,
-    receipts: mpsc::Sender<Receipt>,
+    ledger: Arc<Mutex<Ledger>>,
     counters: Arc<Counters>,
 ) -> anyhow::Result<Session> {
     let source = (!p.sources.is_empty()).then(|| p.sources[index as usize % p.sources.len()]);
@@ -116,7 +117,7 @@ pub async fn login(
     let reader_task = ReadLoop {
         index,
         domain: p.domain.clone(),
-        receipts,
+        ledger,
         counters,
         tx: tx.clone(),
     };
@@ -140,7 +141,9 @@ async fn write_loop(mut w: Writer, mut rx: mpsc::Receiver<Element>) {
 struct ReadLoop {
     index: u32,
     domain: String,
-    receipts: mpsc::Sender<Receipt>,
+    /// Where receipts go, straight from the reader: handing them to a task of the ledger's
+    /// own cost a queue push and, often, waking a parked worker thread for each.
+    ledger: Arc<Mutex<Ledger>>,
     counters: Arc<Counters>,
     /// Answers to server pings; a clone of the session's own writer queue.
     tx: mpsc::Sender<Element>,
@@ -155,11 +158,7 @@ impl ReadLoop {
         loop {
             loop {
                 match received.next_item() {
-                    Ok(Item::Stanza(stanza)) => {
-                        if !self.handle(stanza).await {
-                            return;
-                        }
-                    }
+                    Ok(Item::Stanza(stanza)) => self.handle(stanza),
                     Ok(Item::NeedMore) => break,
                     Ok(Item::Close) | Err(_) => return self.disconnected(),
                 }
@@ -175,13 +174,13 @@ impl ReadLoop {
         self.counters.disconnects.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// Matches one stanza; `false` once the ledger has gone away.
-    async fn handle(&self, s: Stanza<'_>) -> bool {
+    /// Matches one stanza.
+    fn handle(&self, s: Stanza<'_>) {
         let recv_us = now_us();
         self.counters.received.fetch_add(1, Ordering::Relaxed);
         if s.kind == Some("error") {
             self.counters.errors.fetch_add(1, Ordering::Relaxed);
-            return true;
+            return;
         }
         if s.name == "iq" {
             if s.kind == Some("get") && s.ping {
@@ -193,7 +192,7 @@ impl ReadLoop {
                 }
                 let _ = self.tx.try_send(pong);
             }
-            return true;
+            return;
         }
         // Only availability counts: unavailable and subscription presences are not measured.
         let measured = match s.name {
@@ -202,11 +201,11 @@ impl ReadLoop {
             _ => false,
         };
         if !measured {
-            return true;
+            return;
         }
         let sender = s.from.and_then(|f| user_index(f, &self.domain));
         if sender == Some(self.index) {
-            return true; // our own presence, reflected to our own resources (RFC 6121 §4.2.2)
+            return; // our own presence, reflected to our own resources (RFC 6121 §4.2.2)
         }
         let receipt = Receipt {
             recipient: self.index,
@@ -214,7 +213,7 @@ impl ReadLoop {
             stamp: s.stamp,
             recv_us,
         };
-        self.receipts.send(receipt).await.is_ok()
+        lock(&self.ledger).receive(receipt);
     }
 }
 
