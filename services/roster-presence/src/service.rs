@@ -173,14 +173,13 @@ impl RosterPresence for RosterPresenceService {
 
 impl RosterPresenceService {
     /// The span of one call, a child of the caller's span when the request carries its
-    /// trace context.
+    /// trace context; a disabled span when spans are not exported.
     fn span<T>(&self, method: &'static str, request: &Request<T>) -> Span {
-        if !telemetry::spans_exported() {
-            return Span::none();
-        }
-        let span = tracing::info_span!("shard.call", method, shard = self.ownership.index);
-        propagation::set_parent_from_metadata(&span, request.metadata());
-        span
+        telemetry::exported_span(|| {
+            let span = tracing::info_span!("shard.call", method, shard = self.ownership.index);
+            propagation::set_parent_from_metadata(&span, request.metadata());
+            span
+        })
     }
 
     /// Records the call's duration and the shard's session count.
