@@ -94,6 +94,7 @@ struct Inner {
     shard_sessions: Gauge,
     shard_calls_waiting: Gauge,
     shard_call_wait: Histogram,
+    shard_call_window: Gauge,
 }
 
 /// Counts one stanza of `kind`: through its resolved series when it is one of
@@ -199,6 +200,14 @@ impl Metrics {
              limits.max_shard_calls slots",
             shard_calls_waiting.clone(),
         );
+        let shard_call_window = Gauge::default();
+        registry.register(
+            "shard_call_window",
+            "Calls to roster-presence shards this connection manager lets be in flight now: \
+             limits.max_shard_calls, shrunk while calls take longer than \
+             limits.shard_call_target_ms",
+            shard_call_window.clone(),
+        );
         let shard_call_wait = wait_histogram();
         registry.register_with_unit(
             "shard_call_wait",
@@ -232,6 +241,7 @@ impl Metrics {
                 shard_sessions,
                 shard_calls_waiting,
                 shard_call_wait,
+                shard_call_window,
             }),
         }
     }
@@ -250,6 +260,14 @@ impl Metrics {
     /// A call to a shard got its slot after waiting `waited` (zero when one was free).
     pub fn shard_call_waited(&self, waited: Duration) {
         self.inner.shard_call_wait.observe(waited.as_secs_f64());
+    }
+
+    /// The calls to the shards this node lets be in flight now
+    /// (`starling_shard_call_window`).
+    pub fn shard_call_window(&self, window: usize) {
+        self.inner
+            .shard_call_window
+            .set(i64::try_from(window).unwrap_or(i64::MAX));
     }
 
     /// A client session opened on this node (`starling_sessions` + 1).

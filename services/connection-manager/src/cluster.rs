@@ -17,11 +17,11 @@ use cluster_api::v1::{
     StanzaInRequest,
 };
 use service_kit::Metrics;
-use tokio::sync::{Mutex, SemaphorePermit};
+use tokio::sync::Mutex;
 use tokio_util::sync::CancellationToken;
 use xmpp_core::{Jid, Stanza};
 
-use crate::call_gate::CallGate;
+use crate::call_gate::{CallGate, Slot};
 use crate::config::Limits;
 use crate::registry::{SessionHandle, SessionRegistry};
 use crate::server::C2sServer;
@@ -64,15 +64,21 @@ impl Cluster {
             shards,
             subscriptions,
             users: Mutex::default(),
-            gate: CallGate::new(Limits::default().max_shard_calls),
+            gate: CallGate::fixed(Limits::default().max_shard_calls),
             metrics: Metrics::new(),
         }
     }
 
-    /// Allows at most `limit` calls to the shards in flight from this node
-    /// ([`Limits::max_shard_calls`]).
-    pub fn with_call_limit(mut self, limit: usize) -> Self {
-        self.gate = CallGate::new(limit);
+    /// Bounds the calls to the shards in flight from this node as `limits` say
+    /// ([`Limits::max_shard_calls`], [`Limits::min_shard_calls`],
+    /// [`Limits::shard_call_target_ms`]).
+    pub fn with_call_limits(mut self, limits: &Limits) -> Self {
+        self.gate = CallGate::adaptive(
+            limits.min_shard_calls,
+            limits.max_shard_calls,
+            limits.shard_call_target(),
+        );
+        self.metrics.shard_call_window(self.gate.window());
         self
     }
 
@@ -191,17 +197,28 @@ impl Cluster {
         method: &'static str,
         call: impl Future<Output = Result<T, tonic::Status>>,
     ) -> Result<T, tonic::Status> {
-        let _slot = self.call_slot().await;
+        let slot = self.call_slot().await;
         let started = Instant::now();
         let result = call.await;
         self.observe(method, started, result.as_ref().err());
+        let overloaded = result.as_ref().is_err_and(|status| {
+            matches!(
+                status.code(),
+                tonic::Code::DeadlineExceeded
+                    | tonic::Code::ResourceExhausted
+                    | tonic::Code::Unavailable
+            )
+        });
+        if let Some(window) = slot.finish(overloaded) {
+            self.metrics.shard_call_window(window);
+        }
         result
     }
 
     /// A slot for one call to a shard ([`CallGate`]); a wait for one shows in
     /// `starling_shard_calls_waiting` while it lasts and in `starling_shard_call_wait_seconds`
     /// once it got its slot.
-    async fn call_slot(&self) -> SemaphorePermit<'_> {
+    async fn call_slot(&self) -> Slot<'_> {
         if let Some(slot) = self.gate.try_slot() {
             self.metrics.shard_call_waited(Duration::ZERO);
             return slot;

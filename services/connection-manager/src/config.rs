@@ -138,6 +138,14 @@ pub struct Limits {
     /// deadline), so that shards that fall behind finish the calls they took within the call
     /// deadline instead of failing all of them (`call_gate.rs`).
     pub max_shard_calls: usize,
+    /// The fewest calls to the shards the window of calls in flight shrinks to
+    /// (`call_gate.rs`); above `max_shard_calls` it is taken as `max_shard_calls`.
+    pub min_shard_calls: usize,
+    /// Milliseconds a call to a shard may take before the window of calls in flight shrinks
+    /// (to three quarters; it grows back by one per window of calls within the target), so
+    /// the bound follows how fast the shards answer, whatever the number of connection
+    /// managers. 0 keeps it fixed at `max_shard_calls`.
+    pub shard_call_target_ms: u64,
     /// Seconds a shutting-down server waits for streams to close before it exits anyway.
     pub shutdown_grace_secs: u64,
 }
@@ -158,6 +166,8 @@ impl Default for Limits {
             max_bind_attempts: 5,
             outbound_queue: 1024,
             max_shard_calls: 64,
+            min_shard_calls: 4,
+            shard_call_target_ms: 500,
             shutdown_grace_secs: 5,
         }
     }
@@ -179,6 +189,11 @@ impl Limits {
         (self.keepalive_secs > 0).then(|| Duration::from_secs(self.keepalive_secs))
     }
 
+    /// [`Limits::shard_call_target_ms`] as a duration (zero: the bound is fixed).
+    pub fn shard_call_target(&self) -> Duration {
+        Duration::from_millis(self.shard_call_target_ms)
+    }
+
     /// Checks values that would make the server unusable.
     pub fn validate(&self) -> Result<(), String> {
         let positive = [
@@ -187,6 +202,7 @@ impl Limits {
             ("max_depth", self.max_depth),
             ("outbound_queue", self.outbound_queue),
             ("max_shard_calls", self.max_shard_calls),
+            ("min_shard_calls", self.min_shard_calls),
         ];
         for (name, value) in positive {
             if value == 0 {

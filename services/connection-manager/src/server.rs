@@ -52,7 +52,7 @@ impl C2sServer {
         scram_decoy_secret: [u8; 32],
         cluster: Cluster,
     ) -> Arc<Self> {
-        let cluster = cluster.with_call_limit(config.limits.max_shard_calls);
+        let cluster = cluster.with_call_limits(&config.limits);
         let tls_acceptor = xmpp_stream::ServerTls::new(tls, config.tls.compact_sessions);
         Arc::new(Self {
             config,

@@ -28,6 +28,7 @@ fn every_family_is_exported_with_its_type() {
         ("starling_shard_sessions", "gauge"),
         ("starling_shard_calls_waiting", "gauge"),
         ("starling_shard_call_wait_seconds", "histogram"),
+        ("starling_shard_call_window", "gauge"),
     ] {
         let line = format!("# TYPE {name} {kind}");
         assert!(
