@@ -62,6 +62,12 @@ struct MethodLabels {
 }
 
 /// The `dependency` label of the dependency error counter.
+/// The `shard` label of the per-shard call window.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ShardLabels {
+    shard: u32,
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct DependencyLabels {
     dependency: &'static str,
@@ -94,7 +100,7 @@ struct Inner {
     shard_sessions: Gauge,
     shard_calls_waiting: Gauge,
     shard_call_wait: Histogram,
-    shard_call_window: Gauge,
+    shard_call_window: Family<ShardLabels, Gauge>,
 }
 
 /// Counts one stanza of `kind`: through its resolved series when it is one of
@@ -200,11 +206,11 @@ impl Metrics {
              limits.max_shard_calls slots",
             shard_calls_waiting.clone(),
         );
-        let shard_call_window = Gauge::default();
+        let shard_call_window = Family::<ShardLabels, Gauge>::default();
         registry.register(
             "shard_call_window",
-            "Calls to roster-presence shards this connection manager lets be in flight now: \
-             limits.max_shard_calls, shrunk while calls take longer than \
+            "Calls to a roster-presence shard this connection manager lets be in flight now: \
+             limits.max_shard_calls, shrunk while that shard's calls take longer than \
              limits.shard_call_target_ms",
             shard_call_window.clone(),
         );
@@ -262,11 +268,12 @@ impl Metrics {
         self.inner.shard_call_wait.observe(waited.as_secs_f64());
     }
 
-    /// The calls to the shards this node lets be in flight now
-    /// (`starling_shard_call_window`).
-    pub fn shard_call_window(&self, window: usize) {
+    /// The calls to shard `shard` this node lets be in flight now
+    /// (`starling_shard_call_window{shard}`).
+    pub fn shard_call_window(&self, shard: u32, window: usize) {
         self.inner
             .shard_call_window
+            .get_or_create(&ShardLabels { shard })
             .set(i64::try_from(window).unwrap_or(i64::MAX));
     }
 

@@ -10,8 +10,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bus::{Inbox, Subscriptions};
+use cluster_api::ShardChannel;
 use cluster_api::ShardClients;
 use cluster_api::v1::delivery::Target;
+use cluster_api::v1::roster_presence_client::RosterPresenceClient;
 use cluster_api::v1::{
     Delivery, Direction, Envelope, SessionAddress, SessionBoundRequest, SessionClosedRequest,
     StanzaInRequest,
@@ -47,8 +49,9 @@ pub struct Cluster {
     /// the last. A tokio mutex: it is held across the subscribe call, so a second session
     /// of the same user waits until the channel is really subscribed.
     users: Mutex<HashMap<Jid, usize>>,
-    /// Bounds the calls to the shards in flight from this node.
-    gate: CallGate,
+    /// Bounds the calls in flight from this node to each shard, in shard order: a shard that
+    /// falls behind holds up only the calls meant for it.
+    gates: Box<[CallGate]>,
     metrics: Metrics,
 }
 
@@ -59,27 +62,39 @@ impl Cluster {
         shards: ShardClients,
         subscriptions: Subscriptions,
     ) -> Self {
+        let gates = Self::gates_of(&shards, || {
+            CallGate::fixed(Limits::default().max_shard_calls)
+        });
         Self {
             node: node.into(),
             shards,
             subscriptions,
             users: Mutex::default(),
-            gate: CallGate::fixed(Limits::default().max_shard_calls),
+            gates,
             metrics: Metrics::new(),
         }
     }
 
-    /// Bounds the calls to the shards in flight from this node as `limits` say
+    /// Bounds the calls in flight from this node to each shard as `limits` say
     /// ([`Limits::max_shard_calls`], [`Limits::min_shard_calls`],
     /// [`Limits::shard_call_target_ms`]).
     pub fn with_call_limits(mut self, limits: &Limits) -> Self {
-        self.gate = CallGate::adaptive(
-            limits.min_shard_calls,
-            limits.max_shard_calls,
-            limits.shard_call_target(),
-        );
-        self.metrics.shard_call_window(self.gate.window());
+        self.gates = Self::gates_of(&self.shards, || {
+            CallGate::adaptive(
+                limits.min_shard_calls,
+                limits.max_shard_calls,
+                limits.shard_call_target(),
+            )
+        });
+        for (shard, gate) in (0..).zip(&self.gates) {
+            self.metrics.shard_call_window(shard, gate.window());
+        }
         self
+    }
+
+    /// One gate per shard of `shards`.
+    fn gates_of(shards: &ShardClients, gate: impl Fn() -> CallGate) -> Box<[CallGate]> {
+        (0..shards.count().get()).map(|_| gate()).collect()
     }
 
     /// Reports to `metrics` instead of a private registry.
@@ -125,7 +140,8 @@ impl Cluster {
         let result = self
             .call(
                 "SessionBound",
-                self.shards.for_jid(&user).session_bound(request),
+                self.shards.index_of(&user),
+                |mut client| async move { client.session_bound(request).await },
             )
             .await;
         if let Err(status) = result {
@@ -146,7 +162,8 @@ impl Cluster {
         let result = self
             .call(
                 "SessionClosed",
-                self.shards.for_jid(&user).session_closed(request),
+                self.shards.index_of(&user),
+                |mut client| async move { client.session_closed(request).await },
             )
             .await;
         if let Err(status) = result {
@@ -185,48 +202,55 @@ impl Cluster {
             stanza: Some(envelope),
             direction: direction.into(),
         });
-        self.call("StanzaIn", self.shards.for_jid(owner).stanza_in(request))
-            .await?;
+        let shard = self.shards.index_of(owner);
+        self.call("StanzaIn", shard, |mut client| async move {
+            client.stanza_in(request).await
+        })
+        .await?;
         Ok(())
     }
 
-    /// Makes one call to a shard once it has a slot ([`CallGate`]), and records its duration
-    /// (from the slot, not from the wait) and failure.
-    async fn call<T>(
+    /// Makes one call to shard `shard` once it has a slot of that shard's [`CallGate`], and
+    /// records its duration (from the slot, not from the wait) and failure.
+    async fn call<T, F>(
         &self,
         method: &'static str,
-        call: impl Future<Output = Result<T, tonic::Status>>,
-    ) -> Result<T, tonic::Status> {
-        let slot = self.call_slot().await;
+        shard: u32,
+        call: impl FnOnce(RosterPresenceClient<ShardChannel>) -> F,
+    ) -> Result<T, tonic::Status>
+    where
+        F: Future<Output = Result<T, tonic::Status>>,
+    {
+        let gate = &self.gates[shard as usize];
+        let slot = self.call_slot(gate).await;
         let started = Instant::now();
-        let result = call.await;
+        let result = call(self.shards.shard(shard)).await;
         self.observe(method, started, result.as_ref().err());
+        // A shard that is down (`Unavailable`) fails calls at once: not congestion.
         let overloaded = result.as_ref().is_err_and(|status| {
             matches!(
                 status.code(),
-                tonic::Code::DeadlineExceeded
-                    | tonic::Code::ResourceExhausted
-                    | tonic::Code::Unavailable
+                tonic::Code::DeadlineExceeded | tonic::Code::ResourceExhausted
             )
         });
         if let Some(window) = slot.finish(overloaded) {
-            self.metrics.shard_call_window(window);
+            self.metrics.shard_call_window(shard, window);
         }
         result
     }
 
-    /// A slot for one call to a shard ([`CallGate`]); a wait for one shows in
+    /// A slot of `gate` for one call to its shard; a wait for one shows in
     /// `starling_shard_calls_waiting` while it lasts and in `starling_shard_call_wait_seconds`
     /// once it got its slot.
-    async fn call_slot(&self) -> Slot<'_> {
-        if let Some(slot) = self.gate.try_slot() {
+    async fn call_slot<'g>(&self, gate: &'g CallGate) -> Slot<'g> {
+        if let Some(slot) = gate.try_slot() {
             self.metrics.shard_call_waited(Duration::ZERO);
             return slot;
         }
         self.metrics.shard_call_wait_began();
         let _waiting = WaitEnds(&self.metrics);
         let began = Instant::now();
-        let slot = self.gate.slot().await;
+        let slot = gate.slot().await;
         self.metrics.shard_call_waited(began.elapsed());
         slot
     }
@@ -258,7 +282,6 @@ impl Cluster {
     /// restart check, which registers again only on a further restart, so it stays unknown
     /// to the shard until the client reconnects (the shard then treats it as offline).
     pub async fn reregister(&self, index: u32, sessions: &[SessionHandle]) -> usize {
-        let mut client = self.shards.shard(index);
         let mut registered = 0;
         for session in sessions {
             let request = SessionBoundRequest {
@@ -266,7 +289,9 @@ impl Cluster {
                 restored: Some(session.restored()),
             };
             let result = self
-                .call("SessionBound", client.session_bound(self.traced(request)))
+                .call("SessionBound", index, |mut client| async move {
+                    client.session_bound(self.traced(request)).await
+                })
                 .await;
             match result {
                 Ok(_) => registered += 1,

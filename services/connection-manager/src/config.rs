@@ -132,19 +132,19 @@ pub struct Limits {
     /// session is closed with `<resource-constraint/>` rather than let one reader hold
     /// server memory or slow its senders (senders never wait on a slow reader).
     pub outbound_queue: usize,
-    /// Calls to the roster-presence shards in flight from this connection manager. Past it a
-    /// call waits for one to finish, first come first served, and its session reads nothing
+    /// Calls to each roster-presence shard in flight from this connection manager, at most
+    /// (the window adapts below it: `shard_call_target_ms`). Past it a call waits for one to finish, first come first served, and its session reads nothing
     /// meanwhile (TCP pushes back on the client; a login waits within its handshake
     /// deadline), so that shards that fall behind finish the calls they took within the call
     /// deadline instead of failing all of them (`call_gate.rs`).
     pub max_shard_calls: usize,
-    /// The fewest calls to the shards the window of calls in flight shrinks to
+    /// The fewest calls to a shard the window of calls in flight shrinks to
     /// (`call_gate.rs`); above `max_shard_calls` it is taken as `max_shard_calls`.
     pub min_shard_calls: usize,
-    /// Milliseconds a call to a shard may take before the window of calls in flight shrinks
-    /// (to three quarters; it grows back by one per window of calls within the target), so
-    /// the bound follows how fast the shards answer, whatever the number of connection
-    /// managers. 0 keeps it fixed at `max_shard_calls`.
+    /// Milliseconds a call to a shard may take before that shard's window of calls in flight
+    /// shrinks (to three quarters; it grows back by one per window of calls within the
+    /// target), so the bound follows how fast the shard answers, whatever the number of
+    /// connection managers. 0 keeps it fixed at `max_shard_calls`.
     pub shard_call_target_ms: u64,
     /// Seconds a shutting-down server waits for streams to close before it exits anyway.
     pub shutdown_grace_secs: u64,

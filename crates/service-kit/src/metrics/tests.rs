@@ -11,10 +11,16 @@ fn sample(text: &str, series: &str) -> Option<f64> {
 #[test]
 fn every_family_is_exported_with_its_type() {
     let metrics = Metrics::new();
-    // A family without series is left out; the method names are not known in advance.
+    // A family without series is left out; the method names and shards are not known in
+    // advance.
     metrics.grpc_client_observe("StanzaIn", Duration::from_millis(1));
     metrics.grpc_server_observe("StanzaIn", Duration::from_millis(1));
+    metrics.shard_call_window(2, 48);
     let text = metrics.encode();
+    assert_eq!(
+        sample(&text, "starling_shard_call_window{shard=\"2\"}"),
+        Some(48.0)
+    );
     for (name, kind) in [
         ("starling_sessions", "gauge"),
         ("starling_stanzas_in", "counter"),

@@ -54,19 +54,43 @@ async fn a_zero_target_keeps_the_bound_fixed() {
     assert_eq!(gate.window(), 8);
 }
 
+/// `n` calls one after another, each taking `took`; what each did to the window.
+async fn calls_taking(gate: &CallGate, took: Duration, n: usize) -> Vec<Option<usize>> {
+    let mut changes = Vec::new();
+    for _ in 0..n {
+        let slot = gate.slot().await;
+        tokio::time::advance(took).await;
+        changes.push(slot.finish(false));
+    }
+    changes
+}
+
 #[tokio::test(start_paused = true)]
-async fn a_slow_call_shrinks_the_window_once_per_round() {
+async fn the_window_shrinks_once_the_smoothed_latency_passes_the_target_once_per_round() {
     let gate = CallGate::adaptive(2, 64, TARGET);
     assert_eq!(gate.window(), 64);
+    // Calls of twice the target: the average passes it at the eleventh
+    // (2 × (1 − (15/16)^11) = 1.02 targets).
+    let changes = calls_taking(&gate, TARGET * 2, 11).await;
+    assert_eq!(changes[..10], [None; 10]);
+    assert_eq!(changes[10], Some(48));
+    // Two calls taken together, after that decrease: the first to end shrinks the window,
+    // the second belongs to the same round.
     let (first, second) = (gate.slot().await, gate.slot().await);
     tokio::time::advance(TARGET * 2).await;
-    assert_eq!(first.finish(false), Some(48));
-    // Taken before the decrease: the same round, no second decrease.
+    assert_eq!(first.finish(false), Some(36));
     assert_eq!(second.finish(false), None);
-    let third = gate.slot().await;
-    tokio::time::advance(TARGET * 2).await;
-    assert_eq!(third.finish(false), Some(36));
-    assert_eq!(gate.slots.available_permits(), 36);
+    assert_eq!(calls_taking(&gate, TARGET * 2, 1).await, [Some(27)]);
+    assert_eq!(gate.slots.available_permits(), 27);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_lone_slow_call_among_fast_ones_does_not_shrink_the_window() {
+    let gate = CallGate::adaptive(2, 64, TARGET);
+    let fast = calls_taking(&gate, Duration::from_millis(1), 50).await;
+    let slow = calls_taking(&gate, TARGET * 10, 1).await;
+    assert!(fast.iter().chain(&slow).all(Option::is_none));
+    assert_eq!(gate.window(), 64);
 }
 
 #[tokio::test(start_paused = true)]
@@ -122,9 +146,8 @@ async fn slots_in_use_when_the_window_shrinks_are_forgotten_as_their_calls_end()
     for _ in 0..4 {
         held.push(gate.slot().await);
     }
-    tokio::time::advance(TARGET * 2).await;
     // All four in use: the cut of one is owed, and paid by the slot that shrank it.
-    assert_eq!(held.pop().unwrap().finish(false), Some(3));
+    assert_eq!(held.pop().unwrap().finish(true), Some(3));
     assert_eq!(gate.debt.load(Ordering::Acquire), 0);
     assert!(
         gate.try_slot().is_none(),
@@ -135,8 +158,7 @@ async fn slots_in_use_when_the_window_shrinks_are_forgotten_as_their_calls_end()
         drop(held.pop());
         gate.try_slot().expect("one freed")
     };
-    tokio::time::advance(TARGET * 2).await;
-    assert_eq!(fresh.finish(false), Some(2));
+    assert_eq!(fresh.finish(true), Some(2));
     assert_eq!(in_flight(&gate), 2);
     assert!(gate.try_slot().is_none());
     drop(held.pop());
@@ -161,7 +183,8 @@ async fn growing_while_slots_are_owed_forgives_the_debt_first() {
 
 /// A shard whose answer takes 10 ms per call it holds, called by 200 sessions at once: a
 /// fixed bound of 64 makes every call take 640 ms; the window settles where calls take about
-/// the target (10 calls), and the rest wait at the gate.
+/// the target (10 calls), and the rest wait at the gate. The same number of calls is answered
+/// either way: the shard's throughput does not depend on its queue.
 #[tokio::test(start_paused = true)]
 async fn the_window_settles_where_calls_take_about_the_target() {
     let gate = Arc::new(CallGate::adaptive(2, 64, TARGET));
@@ -183,6 +206,13 @@ async fn the_window_settles_where_calls_take_about_the_target() {
             }
         }));
     }
+    let mut windows = Vec::new();
+    while Instant::now() < end {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        if Instant::now() > end - Duration::from_secs(30) {
+            windows.push(gate.window());
+        }
+    }
     for session in sessions {
         session.await.unwrap();
     }
@@ -190,11 +220,11 @@ async fn the_window_settles_where_calls_take_about_the_target() {
     let latencies = latencies.lock().unwrap();
     let late: Vec<_> = latencies.iter().filter(|(at, _)| *at > settled).collect();
     let max = late.iter().map(|(_, l)| *l).max().unwrap();
-    assert!(max <= Duration::from_millis(120), "{max:?}");
+    // 7 to 12 calls in flight and at most 120 ms on this runtime; a little room around them.
+    assert!(max <= Duration::from_millis(130), "{max:?}");
     assert!(late.len() > 2_000, "{} calls in 30 s", late.len());
     assert!(
-        (6..=11).contains(&gate.window()),
-        "window {}",
-        gate.window()
+        windows.iter().all(|w| (6..=13).contains(w)),
+        "windows {windows:?}"
     );
 }
