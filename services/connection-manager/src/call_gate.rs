@@ -123,6 +123,12 @@ impl CallGate {
         self.window.load(Ordering::Relaxed)
     }
 
+    /// Calls holding a slot now: the window and the slots owed, less the free ones.
+    fn in_flight(&self) -> usize {
+        (self.window() + self.debt.load(Ordering::Acquire))
+            .saturating_sub(self.slots.available_permits())
+    }
+
     /// A slot for one call; waits, first come first served, while all are taken.
     pub(crate) async fn slot(&self) -> Slot<'_> {
         let permit = self
@@ -203,9 +209,7 @@ impl Slot<'_> {
             window.size = (window.size * DECREASE).max(adaptive.floor as f64);
             window.decreased = Instant::now();
         } else {
-            let in_flight = (before + gate.debt.load(Ordering::Acquire))
-                .saturating_sub(gate.slots.available_permits());
-            if window.size >= adaptive.ceiling as f64 || in_flight * 2 < before {
+            if window.size >= adaptive.ceiling as f64 || gate.in_flight() * 2 < before {
                 return None;
             }
             window.size = (window.size + 1.0 / window.size).min(adaptive.ceiling as f64);

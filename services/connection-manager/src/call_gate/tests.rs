@@ -6,10 +6,6 @@ use super::*;
 
 const TARGET: Duration = Duration::from_millis(100);
 
-fn in_flight(gate: &CallGate) -> usize {
-    (gate.window() + gate.debt.load(Ordering::Acquire)) - gate.slots.available_permits()
-}
-
 #[tokio::test(start_paused = true)]
 async fn no_more_than_the_limit_in_flight_and_waiters_served_in_order() {
     let gate = Arc::new(CallGate::fixed(3));
@@ -21,7 +17,7 @@ async fn no_more_than_the_limit_in_flight_and_waiters_served_in_order() {
         tasks.push(tokio::spawn(async move {
             let slot = gate.slot().await;
             order.lock().unwrap().push(i);
-            peak.fetch_max(in_flight(&gate), Ordering::Relaxed);
+            peak.fetch_max(gate.in_flight(), Ordering::Relaxed);
             tokio::time::sleep(Duration::from_millis(10)).await;
             // A fixed gate never changes, however slow the call.
             assert_eq!(slot.finish(true), None);
@@ -159,7 +155,7 @@ async fn slots_in_use_when_the_window_shrinks_are_forgotten_as_their_calls_end()
         gate.try_slot().expect("one freed")
     };
     assert_eq!(fresh.finish(true), Some(2));
-    assert_eq!(in_flight(&gate), 2);
+    assert_eq!(gate.in_flight(), 2);
     assert!(gate.try_slot().is_none());
     drop(held.pop());
     assert_eq!(gate.slots.available_permits(), 1);
