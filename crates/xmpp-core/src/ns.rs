@@ -40,3 +40,7 @@ pub const PRE_APPROVAL: &str = "urn:xmpp:features:pre-approval";
 pub const DELAY: &str = "urn:xmpp:delay";
 /// XEP-0440: SASL channel-binding type capability.
 pub const SASL_CB: &str = "urn:xmpp:sasl-cb:0";
+/// XEP-0388: the extensible SASL profile (SASL2).
+pub const SASL2: &str = "urn:xmpp:sasl:2";
+/// XEP-0386: resource binding inline in SASL2 (Bind 2).
+pub const BIND2: &str = "urn:xmpp:bind:0";

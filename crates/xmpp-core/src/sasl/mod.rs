@@ -12,6 +12,7 @@
 mod attrs;
 mod credentials;
 mod plain;
+mod profile;
 mod scram;
 mod scram_client;
 
@@ -23,6 +24,7 @@ use precis_profiles::OpaqueString;
 
 pub use credentials::{ScramCredentials, ScramHash};
 pub use plain::{PlainRequest, parse_plain, plain_client_message, verify_plain};
+pub use profile::{SaslProfile, decode as decode_data};
 pub use scram::{ChannelBinding, ClientFirst, DEFAULT_DECOY_ITERATIONS, ScramServer};
 pub use scram_client::{
     ClientChannelBinding, MAX_CLIENT_ITERATIONS, SaltedPasswordCache, ScramClient,
