@@ -11,7 +11,8 @@ use rustls_pki_types::ServerName;
 use tokio::io::{ReadHalf, WriteHalf};
 use tokio::net::TcpStream;
 use xmpp_core::sasl::{
-    ClientChannelBinding, Mechanism, SaltedPasswordCache, ScramClient, plain_client_message,
+    ClientChannelBinding, Mechanism, SaltedPasswordCache, SaslProfile, ScramClient, decode_data,
+    plain_client_message,
 };
 use xmpp_core::{Element, Jid, StreamError, ns};
 
@@ -38,6 +39,24 @@ pub enum ClientError {
     /// TLS setup failed.
     #[error("tls: {0}")]
     Tls(String),
+}
+
+mod sasl2;
+
+pub use sasl2::Sasl2Success;
+
+/// How [`ClientStream::login_with`] logs in.
+#[derive(Clone, Debug, Default)]
+pub struct LoginOptions {
+    /// The resource to ask for with RFC 6120 binding (`None` lets the server choose); with
+    /// Bind 2, the tag the server puts before the resource it generates.
+    pub resource: Option<String>,
+    /// STARTTLS configuration, used when the server offers STARTTLS.
+    pub tls: Option<Arc<rustls::ClientConfig>>,
+    /// SaltedPassword values shared between logins (RFC 5802 §5.1).
+    pub salted_cache: Option<Arc<SaltedPasswordCache>>,
+    /// Use SASL2 and Bind 2 where the server offers them.
+    pub sasl2: bool,
 }
 
 /// The reading half of a client stream, from [`ClientStream::into_split`].
@@ -138,11 +157,24 @@ impl ClientStream {
         &self.features
     }
 
-    /// SASL mechanisms the server offers.
+    /// SASL mechanisms the server offers (RFC 6120 §6.3.3).
     pub fn mechanisms(&self) -> Vec<String> {
-        self.features
-            .get_child("mechanisms", ns::SASL)
-            .map(|m| m.children().map(Element::text).collect())
+        self.offered(SaslProfile::Rfc6120)
+    }
+
+    /// The mechanisms offered in `profile`'s stream feature.
+    fn offered(&self, profile: SaslProfile) -> Vec<String> {
+        let feature = match profile {
+            SaslProfile::Rfc6120 => self.features.get_child("mechanisms", ns::SASL),
+            SaslProfile::Sasl2 => self.features.get_child("authentication", ns::SASL2),
+        };
+        feature
+            .map(|m| {
+                m.children()
+                    .filter(|c| c.name() == "mechanism")
+                    .map(Element::text)
+                    .collect()
+            })
             .unwrap_or_default()
     }
 
@@ -202,62 +234,84 @@ impl ClientStream {
         username: &str,
         password: &str,
     ) -> Result<(), ClientError> {
-        let offered_plus = self.mechanisms().iter().any(|m| m.ends_with("-PLUS"));
-        let mut auth = Element::new("auth", ns::SASL).with_attr("mechanism", mechanism.as_str());
-        if mechanism == Mechanism::Plain {
-            auth.push_text(BASE64.encode(plain_client_message(username, password)));
-            self.writer.write_element(&auth).await?;
-            return self.finish_sasl(None).await;
-        }
-        let cb = match (&self.tls_exporter, mechanism.is_plus()) {
-            (Some(data), true) => ClientChannelBinding::TlsExporter(data.clone()),
-            (Some(_), false) if !offered_plus => ClientChannelBinding::SupportedButNotOffered,
-            _ => ClientChannelBinding::None,
-        };
-        let mut scram = ScramClient::new(mechanism, username, password, cb)
-            .map_err(|f| ClientError::Sasl(f.as_str().into()))?;
-        if let Some(cache) = &self.salted_cache {
-            scram = scram.with_salted_password_cache(cache.clone());
-        }
-        auth.push_text(BASE64.encode(scram.client_first()));
-        self.writer.write_element(&auth).await?;
-        let challenge = self.sasl_step().await?;
-        let client_final = scram
-            .handle_server_first(&challenge)
-            .map_err(|f| ClientError::Sasl(f.as_str().into()))?;
-        self.writer
-            .write_element(
-                &Element::new("response", ns::SASL).with_text(BASE64.encode(client_final)),
-            )
+        let auth = Element::new("auth", ns::SASL).with_attr("mechanism", mechanism.as_str());
+        self.sasl_exchange(SaslProfile::Rfc6120, auth, mechanism, username, password)
             .await?;
-        self.finish_sasl(Some(&scram)).await
+        self.restart().await
     }
 
-    /// Reads a `<challenge/>`; a `<failure/>` becomes [`ClientError::Sasl`].
-    async fn sasl_step(&mut self) -> Result<Vec<u8>, ClientError> {
-        let e = self.next_element().await?;
-        if e.is("challenge", ns::SASL) {
-            return BASE64
-                .decode(e.text().trim())
-                .map_err(|_| ClientError::Protocol("bad base64 in challenge".into()));
+    /// Runs one SASL exchange in `profile`, started by `request` (an `<auth/>` or
+    /// `<authenticate/>` naming `mechanism`, to which the initial response is added), and
+    /// returns the `<success/>` once the server's signature is verified.
+    async fn sasl_exchange(
+        &mut self,
+        profile: SaslProfile,
+        mut request: Element,
+        mechanism: Mechanism,
+        username: &str,
+        password: &str,
+    ) -> Result<Element, ClientError> {
+        let (initial, mut scram) = if mechanism == Mechanism::Plain {
+            (plain_client_message(username, password), None)
+        } else {
+            let offered_plus = self.offered(profile).iter().any(|m| m.ends_with("-PLUS"));
+            let cb = match (&self.tls_exporter, mechanism.is_plus()) {
+                (Some(data), true) => ClientChannelBinding::TlsExporter(data.clone()),
+                (Some(_), false) if !offered_plus => ClientChannelBinding::SupportedButNotOffered,
+                _ => ClientChannelBinding::None,
+            };
+            let mut scram = ScramClient::new(mechanism, username, password, cb)
+                .map_err(|f| ClientError::Sasl(f.as_str().into()))?;
+            if let Some(cache) = &self.salted_cache {
+                scram = scram.with_salted_password_cache(cache.clone());
+            }
+            (scram.client_first(), Some(scram))
+        };
+        match profile {
+            SaslProfile::Rfc6120 => request.push_text(BASE64.encode(initial)),
+            SaslProfile::Sasl2 => request.push_child(
+                Element::new("initial-response", ns::SASL2).with_text(BASE64.encode(initial)),
+            ),
         }
-        Err(sasl_error(&e))
-    }
-
-    async fn finish_sasl(&mut self, scram: Option<&ScramClient>) -> Result<(), ClientError> {
-        let e = self.next_element().await?;
-        if !e.is("success", ns::SASL) {
-            return Err(sasl_error(&e));
+        self.writer.write_element(&request).await?;
+        if let Some(scram) = &mut scram {
+            let challenge = self.sasl_step(profile).await?;
+            let client_final = scram
+                .handle_server_first(&challenge)
+                .map_err(|f| ClientError::Sasl(f.as_str().into()))?;
+            self.writer
+                .write_element(&profile.data("response", &client_final))
+                .await?;
         }
-        if let Some(scram) = scram {
-            let data = BASE64
-                .decode(e.text().trim())
+        let success = self.next_element().await?;
+        if !success.is("success", profile.ns()) {
+            return Err(sasl_error(profile, &success));
+        }
+        if let Some(scram) = &scram {
+            let additional = match profile {
+                SaslProfile::Rfc6120 => success.text(),
+                SaslProfile::Sasl2 => success
+                    .get_child("additional-data", ns::SASL2)
+                    .map(Element::text)
+                    .unwrap_or_default(),
+            };
+            let data = decode_data(&additional)
                 .map_err(|_| ClientError::Protocol("bad base64 in success".into()))?;
             scram
                 .verify_server_final(&data)
                 .map_err(|f| ClientError::Sasl(format!("server signature: {}", f.as_str())))?;
         }
-        self.restart().await
+        Ok(success)
+    }
+
+    /// Reads a `<challenge/>`; a `<failure/>` becomes [`ClientError::Sasl`].
+    async fn sasl_step(&mut self, profile: SaslProfile) -> Result<Vec<u8>, ClientError> {
+        let e = self.next_element().await?;
+        if e.is("challenge", profile.ns()) {
+            return decode_data(&e.text())
+                .map_err(|_| ClientError::Protocol("bad base64 in challenge".into()));
+        }
+        Err(sasl_error(profile, &e))
     }
 
     /// Binds a resource (RFC 6120 §7); `None` lets the server choose. Returns the full JID.
@@ -309,14 +363,39 @@ impl ClientStream {
         tls: Option<Arc<rustls::ClientConfig>>,
         cache: Option<Arc<SaltedPasswordCache>>,
     ) -> Result<(Self, Jid), ClientError> {
+        let options = LoginOptions {
+            resource: resource.map(str::to_owned),
+            tls,
+            salted_cache: cache,
+            sasl2: false,
+        };
+        Self::login_with(tcp, domain, username, password, &options).await
+    }
+
+    /// The usual login on a TCP connection made by the caller: TLS as offered, the strongest
+    /// offered SCRAM mechanism, and a bound resource, through SASL2 and Bind 2 (XEP-0388,
+    /// XEP-0386) when `options` allow it and the server offers them, otherwise RFC 6120's
+    /// SASL and binding.
+    pub async fn login_with(
+        tcp: TcpStream,
+        domain: &str,
+        username: &str,
+        password: &str,
+        options: &LoginOptions,
+    ) -> Result<(Self, Jid), ClientError> {
         let mut stream = Self::from_tcp(tcp, domain).await?;
-        stream.salted_cache = cache;
-        if let Some(tls) = tls
+        stream.salted_cache.clone_from(&options.salted_cache);
+        if let Some(tls) = &options.tls
             && stream.features.get_child("starttls", ns::TLS).is_some()
         {
-            stream = stream.starttls(tls).await?;
+            stream = stream.starttls(tls.clone()).await?;
         }
-        let offered = stream.mechanisms();
+        let profile = if options.sasl2 && stream.offers_bind2() {
+            SaslProfile::Sasl2
+        } else {
+            SaslProfile::Rfc6120
+        };
+        let offered = stream.offered(profile);
         let mechanism = [
             "SCRAM-SHA-256-PLUS",
             "SCRAM-SHA-256",
@@ -327,8 +406,16 @@ impl ClientStream {
         .find(|m| offered.iter().any(|o| o == m))
         .and_then(Mechanism::from_name)
         .ok_or_else(|| ClientError::Protocol(format!("no usable mechanism in {offered:?}")))?;
-        stream.authenticate(mechanism, username, password).await?;
-        let jid = stream.bind(resource).await?;
+        let resource = options.resource.as_deref();
+        let jid = if profile == SaslProfile::Sasl2 {
+            stream
+                .authenticate_sasl2(mechanism, username, password, Some(resource.unwrap_or("")))
+                .await?
+                .jid
+        } else {
+            stream.authenticate(mechanism, username, password).await?;
+            stream.bind(resource).await?
+        };
         Ok((stream, jid))
     }
 
@@ -390,13 +477,8 @@ impl ClientStream {
     }
 }
 
-fn sasl_error(e: &Element) -> ClientError {
-    if e.is("failure", ns::SASL) {
-        let condition = e
-            .children()
-            .find(|c| c.name() != "text")
-            .map(|c| c.name().to_owned())
-            .unwrap_or_default();
+fn sasl_error(profile: SaslProfile, e: &Element) -> ClientError {
+    if let Some(condition) = profile.failure_condition(e) {
         return ClientError::Sasl(condition);
     }
     match StreamError::from_element(e) {
