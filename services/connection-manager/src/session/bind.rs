@@ -45,16 +45,60 @@ pub(crate) async fn bind_resource(
         .get_child("resource", ns::BIND)
         .map(|r| r.text().trim().to_owned())
         .filter(|r| !r.is_empty());
-    let jid = match &requested {
-        Some(r) => match account.with_resource(r) {
-            Ok(jid) => jid,
-            Err(_) => {
-                // §7.7.2.1: a resourcepart that violates the OpaqueString profile.
-                return refuse(stream, &stanza, StanzaErrorCondition::BadRequest).await;
-            }
-        },
-        None => generated(account),
+    if let Some(r) = &requested
+        && account.with_resource(r).is_err()
+    {
+        // §7.7.2.1: a resourcepart that violates the OpaqueString profile.
+        return refuse(stream, &stanza, StanzaErrorCondition::BadRequest).await;
+    }
+    let resource = requested.unwrap_or_else(|| generated_resource(None));
+    let outcome = match register(server, account, &resource).await {
+        Ok(outcome) => outcome,
+        Err(Refused::Conflict) => {
+            return refuse(stream, &stanza, StanzaErrorCondition::Conflict).await;
+        }
+        Err(Refused::Unavailable) => {
+            return refuse_with(
+                stream,
+                &stanza,
+                StanzaError::typed(ErrorType::Wait, StanzaErrorCondition::InternalServerError),
+            )
+            .await;
+        }
     };
+    let handle = &outcome.handle;
+    let mut result = stanza.iq_result();
+    result.push_child(
+        Element::new("bind", ns::BIND)
+            .with_child(Element::new("jid", ns::BIND).with_text(handle.jid().to_string())),
+    );
+    if let Err(end) = stream.send(&result).await {
+        release(server, handle).await;
+        return Err(end);
+    }
+    tracing::info!(jid = %handle.jid(), "resource bound");
+    Ok(Some(outcome))
+}
+
+/// Why [`register`] bound nothing.
+#[derive(Debug)]
+pub(crate) enum Refused {
+    /// The resource is bound and the policy is to refuse (§7.7.2.2).
+    Conflict,
+    /// The user's shard could not be told (§7.7.2.1's internal-server-error, type wait).
+    Unavailable,
+}
+
+/// Binds `resource` (a valid resourcepart) of `account` here and registers the session with
+/// the user's shard, applying the configured conflict policy (§7.7.2.2).
+pub(crate) async fn register(
+    server: &C2sServer,
+    account: &Jid,
+    resource: &str,
+) -> Result<BindOutcome, Refused> {
+    let jid = account
+        .with_resource(resource)
+        .map_err(|_| Refused::Conflict)?;
     let outbox = Arc::new(Outbox::new(server.config.limits.outbound_queue));
     let control = Arc::new(SessionControl::default());
     let handle = SessionHandle::new(jid.clone(), outbox.clone(), control.clone());
@@ -62,15 +106,15 @@ pub(crate) async fn bind_resource(
         Ok(()) => handle,
         Err(existing) => match server.config.resource_conflict {
             ResourceConflict::Override => {
-                let resource = format!("{}.{}", requested.unwrap_or_default(), &random_id()[..8]);
-                let jid = account.with_resource(&resource).map_err(|_| End::Gone)?;
+                let resource = format!("{resource}.{}", &random_id()[..8]);
+                let jid = account
+                    .with_resource(&resource)
+                    .map_err(|_| Refused::Conflict)?;
                 let handle = SessionHandle::new(jid, outbox.clone(), control);
                 server.sessions.replace(handle.clone());
                 handle
             }
-            ResourceConflict::Refuse => {
-                return refuse(stream, &stanza, StanzaErrorCondition::Conflict).await;
-            }
+            ResourceConflict::Refuse => return Err(Refused::Conflict),
             ResourceConflict::KickOld => {
                 existing.control().terminate(StreamError::with_text(
                     StreamErrorCondition::Conflict,
@@ -87,33 +131,23 @@ pub(crate) async fn bind_resource(
     if let Err(error) = server.cluster.session_bound(&handle).await {
         tracing::warn!(jid = %handle.jid(), %error, "registering a session failed");
         server.sessions.unbind(handle.jid(), handle.id());
-        return refuse_with(
-            stream,
-            &stanza,
-            StanzaError::typed(ErrorType::Wait, StanzaErrorCondition::InternalServerError),
-        )
-        .await;
+        return Err(Refused::Unavailable);
     }
-    let mut result = stanza.iq_result();
-    result.push_child(
-        Element::new("bind", ns::BIND)
-            .with_child(Element::new("jid", ns::BIND).with_text(handle.jid().to_string())),
-    );
-    if let Err(end) = stream.send(&result).await {
-        server.sessions.unbind(handle.jid(), handle.id());
-        server.cluster.session_closed(&handle).await;
-        return Err(end);
-    }
-    tracing::info!(jid = %handle.jid(), "resource bound");
-    Ok(Some(BindOutcome { handle, outbox }))
+    Ok(BindOutcome { handle, outbox })
 }
 
-/// A server-generated resource (§7.6.1).
-fn generated(account: &Jid) -> Jid {
-    loop {
-        if let Ok(jid) = account.with_resource(&random_id()) {
-            return jid;
-        }
+/// Undoes [`register`] when the client could not be told of its binding.
+pub(crate) async fn release(server: &C2sServer, handle: &SessionHandle) {
+    server.sessions.unbind(handle.jid(), handle.id());
+    server.cluster.session_closed(handle).await;
+}
+
+/// A server-generated resource (§7.6.1), after `prefix` and a '/' if given (XEP-0386 §2.2.1's
+/// `[client tag]/[server generated identifier]`).
+pub(crate) fn generated_resource(prefix: Option<&str>) -> String {
+    match prefix {
+        Some(p) => format!("{p}/{}", random_id()),
+        None => random_id(),
     }
 }
 

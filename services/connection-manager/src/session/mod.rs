@@ -5,6 +5,7 @@ mod bind;
 mod bound;
 mod negotiate;
 mod sasl;
+mod sasl2;
 mod stream;
 mod writer;
 

@@ -1,11 +1,14 @@
 //! RFC 6120 §4.3 stream negotiation up to a bound resource: header checks, features,
-//! STARTTLS (§5), SASL (§6, in [`super::sasl`]) and resource binding (§7, in [`super::bind`]).
+//! STARTTLS (§5), SASL (§6, in [`super::sasl`]) or SASL2 with Bind 2 (XEP-0388, XEP-0386, in
+//! [`super::sasl2`]), and resource binding (§7, in [`super::bind`]).
 
+use xmpp_core::sasl::{SaslFailure, SaslProfile};
 use xmpp_core::{Element, Jid, StreamErrorCondition, ns, roster, subscription};
 use xmpp_stream::{StreamEvent, StreamHeader};
 
-use super::bind::{BindOutcome, bind_resource};
+use super::bind::{BindOutcome, bind_resource, release};
 use super::sasl::{Auth, authenticate, offered_mechanisms};
+use super::sasl2::{self, Completed};
 use super::stream::{End, Stream, random_id, response_header};
 use crate::server::C2sServer;
 
@@ -18,6 +21,9 @@ enum Stage {
     Auth,
     /// Authenticated: resource binding next.
     Bind,
+    /// Bound inline by Bind 2: the features of the bound stream follow SASL2's success
+    /// (XEP-0388 §2.6.1).
+    Bound,
 }
 
 /// Negotiates the stream until a resource is bound, and returns what binding produced.
@@ -27,7 +33,7 @@ pub(crate) async fn negotiate(server: &C2sServer, stream: &mut Stream) -> Result
     let mut bind_failures = 0u32;
     loop {
         open_stream(server, stream).await?;
-        let stage = match &account {
+        let mut stage = match &account {
             Some(_) => Stage::Bind,
             None if !stream.tls && server.config.tls.required => Stage::Tls,
             None => Stage::Auth,
@@ -42,9 +48,16 @@ pub(crate) async fn negotiate(server: &C2sServer, stream: &mut Stream) -> Result
                     stream.upgrade_tls(&server.tls_acceptor).await?;
                     break;
                 }
-                (Stage::Tls, "auth", ns::SASL) => {
-                    // §5.3.1: TLS is mandatory-to-negotiate here and the client tried to skip it.
-                    stream.send(&sasl_failure("encryption-required")).await?;
+                (Stage::Tls, "auth", ns::SASL)
+                | (Stage::Tls | Stage::Auth, "authenticate", ns::SASL2)
+                    if !stream.tls =>
+                {
+                    // §5.3.1: TLS is mandatory-to-negotiate here and the client tried to skip
+                    // it; SASL2 is never used without TLS (XEP-0388 §3).
+                    let profile = profile_of(&element);
+                    stream
+                        .send(&profile.failure(SaslFailure::EncryptionRequired))
+                        .await?;
                     auth_failures += 1;
                     check_attempts(
                         auth_failures,
@@ -52,14 +65,43 @@ pub(crate) async fn negotiate(server: &C2sServer, stream: &mut Stream) -> Result
                         "authentication",
                     )?;
                 }
-                (Stage::Auth, "auth", ns::SASL) => {
-                    match authenticate(server, stream, &element).await? {
-                        Auth::Success(jid) => {
+                (Stage::Auth, "auth", ns::SASL) | (Stage::Auth, "authenticate", ns::SASL2) => {
+                    let profile = profile_of(&element);
+                    let completed = match authenticate(server, stream, &element, profile).await? {
+                        Auth::Success { jid, additional } if profile == SaslProfile::Rfc6120 => {
+                            stream.send(&rfc6120_success(additional)).await?;
                             account = Some(jid);
                             stream.restart();
                             break;
                         }
-                        Auth::Failed => {
+                        Auth::Success { jid, additional } => {
+                            let completed =
+                                sasl2::complete(server, stream, &element, jid.clone(), additional)
+                                    .await?;
+                            if let Completed::Authenticated = completed {
+                                account = Some(jid);
+                            }
+                            completed
+                        }
+                        Auth::Failed => Completed::Failed,
+                    };
+                    match completed {
+                        Completed::Bound(outcome) => {
+                            // XEP-0388 §2.6.1: features follow the success, in the same write.
+                            if let Err(end) =
+                                stream.send(&features(server, stream, Stage::Bound)).await
+                            {
+                                release(server, &outcome.handle).await;
+                                return Err(end);
+                            }
+                            return Ok(outcome);
+                        }
+                        Completed::Authenticated => {
+                            // No restart: the client binds on this stream.
+                            stage = Stage::Bind;
+                            stream.send(&features(server, stream, stage)).await?;
+                        }
+                        Completed::Failed => {
                             auth_failures += 1;
                             check_attempts(
                                 auth_failures,
@@ -86,7 +128,8 @@ pub(crate) async fn negotiate(server: &C2sServer, stream: &mut Stream) -> Result
                     }
                 }
                 (Stage::Bind, _, _) => {
-                    // §7.1: no stanzas before a resource is bound.
+                    // §7.1: no stanzas before a resource is bound; XEP-0388 §4.8: a second
+                    // <authenticate/> after success is a stream error too.
                     return Err(End::error(
                         StreamErrorCondition::NotAuthorized,
                         "bind a resource first",
@@ -104,6 +147,20 @@ pub(crate) async fn negotiate(server: &C2sServer, stream: &mut Stream) -> Result
     }
 }
 
+/// The SASL profile a request element belongs to.
+fn profile_of(request: &Element) -> SaslProfile {
+    if request.ns() == ns::SASL2 {
+        SaslProfile::Sasl2
+    } else {
+        SaslProfile::Rfc6120
+    }
+}
+
+/// RFC 6120 §6.4.6: `<success/>` with the mechanism's additional data, if any.
+fn rfc6120_success(additional: Option<Vec<u8>>) -> Element {
+    SaslProfile::Rfc6120.data("success", additional.as_deref().unwrap_or_default())
+}
+
 /// Reads the client's stream header, checks it and answers with ours.
 async fn open_stream(server: &C2sServer, stream: &mut Stream) -> Result<(), End> {
     let header = match stream.next_event().await? {
@@ -117,6 +174,7 @@ async fn open_stream(server: &C2sServer, stream: &mut Stream) -> Result<(), End>
         }
     };
     let id = random_id();
+    stream.client_from.clone_from(&header.from);
     // Answer first: a stream error must follow our own header (§4.9.1.2), and the header
     // carries the stream id the client may need for logging.
     stream
@@ -169,15 +227,16 @@ fn features(server: &C2sServer, stream: &Stream, stage: Stage) -> Element {
             if !stream.tls {
                 f.push_child(Element::new("starttls", ns::TLS));
             }
+            let offered = offered_mechanisms(server, stream);
             let mut mechanisms = Element::new("mechanisms", ns::SASL);
-            for m in offered_mechanisms(server, stream) {
+            for m in &offered {
                 mechanisms.push_child(Element::new("mechanism", ns::SASL).with_text(m.as_str()));
             }
             f.push_child(mechanisms);
-            if offered_mechanisms(server, stream)
-                .iter()
-                .any(|m| m.is_plus())
-            {
+            if let Some(sasl2) = sasl2::feature(stream, &offered) {
+                f.push_child(sasl2);
+            }
+            if offered.iter().any(|m| m.is_plus()) {
                 // XEP-0440: tell the client which channel-binding type the -PLUS mechanisms use.
                 f.push_child(
                     Element::new("sasl-channel-binding", ns::SASL_CB).with_child(
@@ -199,13 +258,13 @@ fn features(server: &C2sServer, stream: &Stream, stage: Stage) -> Element {
                     .with_child(Element::new("optional", ns::SESSION)),
             );
         }
+        Stage::Bound => {
+            // What still applies once bound: the informational RFC 6121 features.
+            f.push_child(roster::ver_feature());
+            f.push_child(subscription::pre_approval_feature());
+        }
     }
     f
-}
-
-/// `<failure xmlns='…sasl'><condition/></failure>` (§6.5).
-pub(crate) fn sasl_failure(condition: &str) -> Element {
-    Element::new("failure", ns::SASL).with_child(Element::new(condition, ns::SASL))
 }
 
 /// Closes the stream with `<policy-violation/>` once a retry budget is spent (§6.4.5, §7.7.3).

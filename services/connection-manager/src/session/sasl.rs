@@ -1,24 +1,25 @@
-//! RFC 6120 §6: one SASL exchange on the wire, driving the I/O-free mechanisms of
-//! `xmpp_core::sasl` and looking credentials up in the account store.
+//! One SASL exchange on the wire, in either profile (RFC 6120 §6 or XEP-0388), driving the
+//! I/O-free mechanisms of `xmpp_core::sasl` and looking credentials up in the account store.
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD as BASE64;
 use storage::AccountName;
 use xmpp_core::sasl::{
-    ChannelBinding, DEFAULT_DECOY_ITERATIONS, Mechanism, SaslFailure, ScramServer, parse_plain,
-    verify_plain,
+    ChannelBinding, DEFAULT_DECOY_ITERATIONS, Mechanism, SaslFailure, SaslProfile, ScramServer,
+    parse_plain, verify_plain,
 };
-use xmpp_core::{Element, Jid, ns};
+use xmpp_core::{Element, Jid};
 
-use super::negotiate::sasl_failure;
 use super::stream::{End, Stream};
 use crate::server::C2sServer;
 
-/// The result of one `<auth/>` exchange.
+/// The result of one `<auth/>` or `<authenticate/>` exchange.
 #[derive(Debug)]
 pub(crate) enum Auth {
-    /// Authenticated as this bare JID.
-    Success(Jid),
+    /// Authenticated as this bare JID; the mechanism's additional data for the client, if
+    /// any. The caller sends the profile's `<success/>`.
+    Success {
+        jid: Jid,
+        additional: Option<Vec<u8>>,
+    },
     /// A `<failure/>` was sent; the client may retry.
     Failed,
 }
@@ -39,63 +40,57 @@ pub(crate) fn offered_mechanisms(server: &C2sServer, stream: &Stream) -> Vec<Mec
         .collect()
 }
 
-/// Runs the exchange that `auth` starts (§6.4.2 – §6.4.6).
+/// Runs the exchange that `request` starts (RFC 6120 §6.4.2 – §6.4.6, XEP-0388 §2.3 –
+/// §2.6), up to but not including the `<success/>`.
 pub(crate) async fn authenticate(
     server: &C2sServer,
     stream: &mut Stream,
-    auth: &Element,
+    request: &Element,
+    profile: SaslProfile,
 ) -> Result<Auth, End> {
     let offered = offered_mechanisms(server, stream);
-    let mechanism = auth.attr("mechanism").and_then(Mechanism::from_name);
+    let mechanism = request.attr("mechanism").and_then(Mechanism::from_name);
     let Some(mechanism) = mechanism.filter(|m| offered.contains(m)) else {
-        return fail(stream, SaslFailure::InvalidMechanism).await;
+        return fail(stream, profile, SaslFailure::InvalidMechanism).await;
     };
-    // §6.4.2: "=" is an empty initial response; no text is no initial response at all.
-    let initial = match auth.text().trim() {
-        "" => None,
-        "=" => Some(Vec::new()),
-        b64 => match BASE64.decode(b64) {
-            Ok(v) => Some(v),
-            Err(_) => return fail(stream, SaslFailure::IncorrectEncoding).await,
-        },
-    };
-    let initial = match initial {
-        Some(data) => data,
-        None => {
+    let initial = match profile.initial_response(request) {
+        Ok(Some(data)) => data,
+        Ok(None) => {
             // Both PLAIN and SCRAM are client-first: ask for the initial response.
-            stream.send(&Element::new("challenge", ns::SASL)).await?;
-            match read_response(stream).await? {
+            stream.send(&profile.data("challenge", &[])).await?;
+            match read_response(stream, profile).await? {
                 Ok(data) => data,
-                Err(failure) => return fail(stream, failure).await,
+                Err(failure) => return fail(stream, profile, failure).await,
             }
         }
+        Err(failure) => return fail(stream, profile, failure).await,
     };
     let result = if mechanism == Mechanism::Plain {
-        plain(server, &initial).await
+        plain(server, stream, profile, &initial).await
     } else {
-        scram(server, stream, mechanism, &initial).await?
+        scram(server, stream, profile, mechanism, &initial).await?
     };
     match result {
         Ok((jid, additional)) => {
-            let mut success = Element::new("success", ns::SASL);
-            if let Some(data) = additional {
-                success.push_text(BASE64.encode(data));
-            }
-            stream.send(&success).await?;
             tracing::info!(%jid, mechanism = mechanism.as_str(), "authenticated");
-            Ok(Auth::Success(jid))
+            Ok(Auth::Success { jid, additional })
         }
-        Err(failure) => fail(stream, failure).await,
+        Err(failure) => fail(stream, profile, failure).await,
     }
 }
 
 type Outcome = Result<(Jid, Option<Vec<u8>>), SaslFailure>;
 
 /// RFC 4616 PLAIN, verified against the stored SCRAM keys (the password is never stored).
-async fn plain(server: &C2sServer, message: &[u8]) -> Outcome {
+async fn plain(
+    server: &C2sServer,
+    stream: &Stream,
+    profile: SaslProfile,
+    message: &[u8],
+) -> Outcome {
     let request = parse_plain(message)?;
     let (name, jid) = account(server, &request.username)?;
-    check_authzid(request.authzid.as_deref(), &jid)?;
+    check_authzid(request.authzid.as_deref(), &jid, stream, profile)?;
     for hash in xmpp_core::sasl::ScramHash::ALL {
         match server.accounts.credentials(&name, hash).await {
             Ok(Some(creds)) => {
@@ -119,6 +114,7 @@ async fn plain(server: &C2sServer, message: &[u8]) -> Outcome {
 async fn scram(
     server: &C2sServer,
     stream: &mut Stream,
+    profile: SaslProfile,
     mechanism: Mechanism,
     first: &[u8],
 ) -> Result<Outcome, End> {
@@ -141,7 +137,7 @@ async fn scram(
         Ok(v) => v,
         Err(f) => return Ok(Err(f)),
     };
-    if let Err(f) = check_authzid(client_first.authzid.as_deref(), &jid) {
+    if let Err(f) = check_authzid(client_first.authzid.as_deref(), &jid, stream, profile) {
         return Ok(Err(f));
     }
     let Some(hash) = mechanism.hash() else {
@@ -155,10 +151,8 @@ async fn scram(
         }
     };
     let challenge = scram.server_first(creds);
-    stream
-        .send(&Element::new("challenge", ns::SASL).with_text(BASE64.encode(challenge)))
-        .await?;
-    let client_final = match read_response(stream).await? {
+    stream.send(&profile.data("challenge", &challenge)).await?;
+    let client_final = match read_response(stream, profile).await? {
         Ok(data) => data,
         Err(f) => return Ok(Err(f)),
     };
@@ -167,26 +161,24 @@ async fn scram(
         .map(|server_final| (jid, Some(server_final))))
 }
 
-/// Reads a `<response/>` (or `<abort/>`, §6.4.4).
-async fn read_response(stream: &mut Stream) -> Result<Result<Vec<u8>, SaslFailure>, End> {
+/// Reads a `<response/>` (or `<abort/>`, RFC 6120 §6.4.4, XEP-0388 §4.5). Anything else
+/// ends the stream (XEP-0388 §2.4: "Servers MUST disconnect Clients immediately if any other
+/// traffic is received").
+async fn read_response(
+    stream: &mut Stream,
+    profile: SaslProfile,
+) -> Result<Result<Vec<u8>, SaslFailure>, End> {
     let e = stream.next_element().await?;
-    if e.is("abort", ns::SASL) {
+    if e.is("abort", profile.ns()) {
         return Ok(Err(SaslFailure::Aborted));
     }
-    if !e.is("response", ns::SASL) {
+    if !e.is("response", profile.ns()) {
         return Err(End::error(
             xmpp_core::StreamErrorCondition::NotAuthorized,
             "expected a SASL response",
         ));
     }
-    let text = e.text();
-    let text = text.trim();
-    if text.is_empty() || text == "=" {
-        return Ok(Ok(Vec::new()));
-    }
-    Ok(BASE64
-        .decode(text)
-        .map_err(|_| SaslFailure::IncorrectEncoding))
+    Ok(xmpp_core::sasl::decode_data(&e.text()))
 }
 
 /// The account a SASL username names on this server.
@@ -200,20 +192,36 @@ fn account(server: &C2sServer, username: &str) -> Result<(AccountName, Jid), Sas
     Ok((name, jid))
 }
 
-/// §6.4.6: we do not support acting on behalf of another identity, so an authzid must name the
-/// authenticated account itself.
-fn check_authzid(authzid: Option<&str>, jid: &Jid) -> Result<(), SaslFailure> {
-    match authzid {
-        None | Some("") => Ok(()),
-        Some(a) => match Jid::new(a) {
-            Ok(z) if &z == jid => Ok(()),
-            _ => Err(SaslFailure::InvalidAuthzid),
-        },
+/// RFC 6120 §6.4.6: we do not support acting on behalf of another identity, so an authzid
+/// must name the authenticated account itself. XEP-0388 §2.3 and §4.4 add that in SASL2 a non-empty
+/// one must also match the stream header's 'from', if there was one.
+fn check_authzid(
+    authzid: Option<&str>,
+    jid: &Jid,
+    stream: &Stream,
+    profile: SaslProfile,
+) -> Result<(), SaslFailure> {
+    let Some(authzid) = authzid.filter(|a| !a.is_empty()) else {
+        return Ok(());
+    };
+    let authzid = Jid::new(authzid).map_err(|_| SaslFailure::InvalidAuthzid)?;
+    if &authzid != jid {
+        return Err(SaslFailure::InvalidAuthzid);
+    }
+    match (profile, &stream.client_from) {
+        (SaslProfile::Sasl2, Some(from)) if Jid::new(from).ok() != Some(authzid) => {
+            Err(SaslFailure::InvalidAuthzid)
+        }
+        _ => Ok(()),
     }
 }
 
-async fn fail(stream: &mut Stream, failure: SaslFailure) -> Result<Auth, End> {
+async fn fail(
+    stream: &mut Stream,
+    profile: SaslProfile,
+    failure: SaslFailure,
+) -> Result<Auth, End> {
     tracing::debug!(condition = failure.as_str(), "authentication failed");
-    stream.send(&sasl_failure(failure.as_str())).await?;
+    stream.send(&profile.failure(failure)).await?;
     Ok(Auth::Failed)
 }

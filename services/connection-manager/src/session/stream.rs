@@ -56,6 +56,9 @@ pub(crate) struct Stream {
     pub(crate) tls: bool,
     /// RFC 9266 tls-exporter channel-binding data, on TLS 1.3.
     pub(crate) tls_exporter: Option<Vec<u8>>,
+    /// The 'from' of the client's current stream header (RFC 6120 §4.7.1), which SASL2 checks
+    /// an authorization identity against (XEP-0388 §2.2).
+    pub(crate) client_from: Option<String>,
 }
 
 impl std::fmt::Debug for Stream {
@@ -86,6 +89,7 @@ impl Stream {
             header_sent: false,
             tls,
             tls_exporter,
+            client_from: None,
         }
     }
 
@@ -124,6 +128,12 @@ impl Stream {
             .await
             .map_err(|_| End::Gone)?;
         self.header_sent = true;
+        Ok(())
+    }
+
+    /// Queues one element to go out with the next [`Stream::send`], in the same write.
+    pub(crate) fn queue(&mut self, e: &Element) -> Result<(), End> {
+        self.io()?.1.queue_element(e);
         Ok(())
     }
 
