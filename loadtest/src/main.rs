@@ -143,6 +143,10 @@ struct Args {
     /// with the cache a login costs the generator one PBKDF2 run in all, not one each).
     #[arg(long)]
     no_scram_cache: bool,
+    /// Log in with RFC 6120 SASL, a stream restart and a bind request even where the server
+    /// offers SASL2 with Bind 2 (XEP-0388, XEP-0386), which does it in two round trips fewer.
+    #[arg(long)]
+    no_sasl2: bool,
     /// Provisioning operations in parallel.
     #[arg(long, default_value_t = 8)]
     provision_parallel: usize,
@@ -234,6 +238,7 @@ async fn run(args: Args) -> anyhow::Result<bool> {
         sources,
         salted_cache: (!args.no_scram_cache)
             .then(|| Arc::new(SaltedPasswordCache::new(SCRAM_CACHE_CAPACITY))),
+        sasl2: !args.no_sasl2,
     };
     let server_before = args
         .server_pid

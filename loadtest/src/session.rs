@@ -17,7 +17,7 @@ use tokio::net::{TcpSocket, TcpStream};
 use tokio::sync::mpsc;
 use xmpp_core::sasl::SaltedPasswordCache;
 use xmpp_core::{Element, ns};
-use xmpp_stream::client::{ClientStream, Reader, Writer};
+use xmpp_stream::client::{ClientStream, LoginOptions, Reader, Writer};
 
 use crate::accounting::{Ledger, Receipt};
 use crate::driver::lock;
@@ -33,6 +33,9 @@ const BATCH: usize = 64;
 /// Room made for each read from the transport: a few stanzas; what does not fit stays in
 /// the TLS layer's buffer for the next read.
 const READ_CHUNK: usize = 2048;
+/// The resource each session asks for (RFC 6120 binding), or its tag (Bind 2, where the
+/// server adds a part of its own).
+const RESOURCE: &str = "load";
 
 /// What every session needs to log in.
 #[derive(Debug)]
@@ -49,6 +52,8 @@ pub struct LoginParams {
     pub sources: Vec<IpAddr>,
     /// SaltedPassword values shared by all logins (RFC 5802 §5.1); `None` derives each.
     pub salted_cache: Option<Arc<SaltedPasswordCache>>,
+    /// Log in through SASL2 and Bind 2 where the server offers them.
+    pub sasl2: bool,
 }
 
 /// Counters every session's tasks update.
@@ -100,17 +105,15 @@ pub async fn login(
     let source = (!p.sources.is_empty()).then(|| p.sources[index as usize % p.sources.len()]);
     let tcp = connect_tcp(p.server, source).await?;
     let user = username(index);
-    let (stream, _jid) = ClientStream::login_on(
-        tcp,
-        &p.domain,
-        &user,
-        &p.password,
-        Some("load"),
-        p.tls.clone(),
-        p.salted_cache.clone(),
-    )
-    .await
-    .with_context(|| format!("login of {user}"))?;
+    let options = LoginOptions {
+        resource: Some(RESOURCE.to_owned()),
+        tls: p.tls.clone(),
+        salted_cache: p.salted_cache.clone(),
+        sasl2: p.sasl2,
+    };
+    let (stream, _jid) = ClientStream::login_with(tcp, &p.domain, &user, &p.password, &options)
+        .await
+        .with_context(|| format!("login of {user}"))?;
     let (reader, writer) = stream.into_split();
     let (tx, rx) = mpsc::channel(WRITE_QUEUE);
     tokio::spawn(write_loop(writer, rx));
