@@ -1,5 +1,6 @@
 //! The client side of RFC 6120 stream negotiation: connect, STARTTLS or direct TLS, SASL
-//! (SCRAM or PLAIN), resource binding. It serves the integration tests and the load
+//! (SCRAM or PLAIN), resource binding; or SASL2 with Bind 2 instead of the last two
+//! (`client/sasl2.rs`). It serves the integration tests and the load
 //! generator, which need a lean, fully controllable client rather than a full library.
 
 use std::net::SocketAddr;
@@ -142,6 +143,11 @@ impl ClientStream {
                 )));
             }
         }
+        self.read_features().await
+    }
+
+    /// Reads `<stream:features/>` (RFC 6120 §4.3.2), which become the current features.
+    async fn read_features(&mut self) -> Result<(), ClientError> {
         let features = self.next_element().await?;
         if !features.is("features", ns::STREAM) {
             return Err(ClientError::Protocol(format!(

@@ -10,7 +10,7 @@ use xmpp_core::sasl::Mechanism;
 use xmpp_core::{Element, StreamErrorCondition, ns};
 use xmpp_stream::client::{ClientError, ClientStream};
 
-use support::{DOMAIN, PASSWORD, start, start_plain, tls_any};
+use support::{DOMAIN, PASSWORD, expect_stream_error, start, start_plain, tls_any};
 
 fn auth(mechanism: &str, data: &str) -> Element {
     Element::new("auth", ns::SASL)
@@ -153,12 +153,7 @@ async fn sasl_failures_and_the_retry_limit_section_6_4_5() {
     stream.send(&auth("SCRAM-SHA-256", "!!!")).await.unwrap();
     let failure = stream.next_element().await.unwrap();
     assert!(failure.is("failure", ns::SASL));
-    match stream.next_element().await {
-        Err(ClientError::Stream(e)) => {
-            assert_eq!(e.condition, StreamErrorCondition::PolicyViolation)
-        }
-        other => panic!("expected policy-violation, got {other:?}"),
-    }
+    expect_stream_error(&mut stream, StreamErrorCondition::PolicyViolation).await;
     server.stop().await;
 }
 
@@ -229,10 +224,7 @@ async fn stanza_before_bind_is_not_authorized_section_7_1() {
         .send(&Element::new("message", ns::JABBER_CLIENT).with_attr("to", "romeo@localhost"))
         .await
         .unwrap();
-    match stream.next_element().await {
-        Err(ClientError::Stream(e)) => assert_eq!(e.condition, StreamErrorCondition::NotAuthorized),
-        other => panic!("{other:?}"),
-    }
+    expect_stream_error(&mut stream, StreamErrorCondition::NotAuthorized).await;
     server.stop().await;
 }
 
@@ -273,12 +265,7 @@ async fn malformed_resource_is_bad_request_and_retries_are_limited_section_7_7()
     );
     stream.send(&bind_request("b2", "bad\u{7f}")).await.unwrap();
     let _ = stream.next_element().await.unwrap();
-    match stream.next_element().await {
-        Err(ClientError::Stream(e)) => {
-            assert_eq!(e.condition, StreamErrorCondition::PolicyViolation)
-        }
-        other => panic!("{other:?}"),
-    }
+    expect_stream_error(&mut stream, StreamErrorCondition::PolicyViolation).await;
     server.stop().await;
 }
 
@@ -321,10 +308,7 @@ async fn conflict_kick_old_closes_the_old_session_section_7_7_2_2() {
     let (mut first, _) = support::plain_login(&server, "juliet", Some("balcony")).await;
     let (_second, jid2) = support::plain_login(&server, "juliet", Some("balcony")).await;
     assert_eq!(jid2.as_str(), "juliet@localhost/balcony");
-    match first.next_element().await {
-        Err(ClientError::Stream(e)) => assert_eq!(e.condition, StreamErrorCondition::Conflict),
-        other => panic!("{other:?}"),
-    }
+    expect_stream_error(&mut first, StreamErrorCondition::Conflict).await;
     server.wait_for_sessions(1).await;
     server.stop().await;
 }

@@ -8,10 +8,10 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use xmpp_core::sasl::Mechanism;
 use xmpp_core::{Element, StreamErrorCondition, ns};
-use xmpp_stream::client::{ClientError, ClientStream};
+use xmpp_stream::client::ClientStream;
 
 use support::peer::Peer;
-use support::{DOMAIN, PASSWORD, start, tls_any};
+use support::{DOMAIN, PASSWORD, expect_stream_error, start, tls_any};
 
 async fn over_tls(server: &support::TestServer) -> ClientStream {
     let stream = ClientStream::connect(server.addr, DOMAIN).await.unwrap();
@@ -181,17 +181,12 @@ async fn failures_are_sasl2_failures_and_bind_is_not_processed_section_2_6_2() {
             .unwrap()
             .is("failure", ns::SASL2)
     );
-    match stream.next_element().await {
-        Err(ClientError::Stream(e)) => {
-            assert_eq!(e.condition, StreamErrorCondition::PolicyViolation)
-        }
-        other => panic!("expected policy-violation, got {other:?}"),
-    }
+    expect_stream_error(&mut stream, StreamErrorCondition::PolicyViolation).await;
     server.stop().await;
 }
 
 #[tokio::test]
-async fn before_tls_authenticate_is_refused_with_encryption_required_section_6() {
+async fn before_tls_authenticate_is_refused_with_encryption_required_section_3() {
     let server = start(|_| {}).await;
     let mut stream = ClientStream::connect(server.addr, DOMAIN).await.unwrap();
     assert_eq!(
@@ -217,10 +212,7 @@ async fn a_second_authenticate_after_success_is_a_stream_error_section_4_8() {
         .send(&authenticate("PLAIN", Some(&plain("juliet", PASSWORD))))
         .await
         .unwrap();
-    match stream.next_element().await {
-        Err(ClientError::Stream(e)) => assert_eq!(e.condition, StreamErrorCondition::NotAuthorized),
-        other => panic!("expected not-authorized, got {other:?}"),
-    }
+    expect_stream_error(&mut stream, StreamErrorCondition::NotAuthorized).await;
     server.stop().await;
 }
 

@@ -73,13 +73,8 @@ impl ClientStream {
                 "asked for Bind 2, got {success}"
             )));
         }
-        let features = self.next_element().await?;
-        if !features.is("features", ns::STREAM) {
-            return Err(ClientError::Protocol(format!(
-                "expected features after success, got {features}"
-            )));
-        }
-        self.features = features;
+        // XEP-0388 §2.6.1: features follow the success, with no restart.
+        self.read_features().await?;
         Ok(Sasl2Success { jid, bound })
     }
 }

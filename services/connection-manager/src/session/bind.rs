@@ -142,7 +142,7 @@ pub(crate) async fn release(server: &C2sServer, handle: &SessionHandle) {
     server.cluster.session_closed(handle).await;
 }
 
-/// A server-generated resource (§7.6.1), after `prefix` and a '/' if given (XEP-0386 §2.2.1's
+/// A server-generated resource (§7.6.1), after `prefix` and a '/' if given (XEP-0386 §3.2.1's
 /// `[client tag]/[server generated identifier]`).
 pub(crate) fn generated_resource(prefix: Option<&str>) -> String {
     match prefix {

@@ -253,3 +253,14 @@ pub async fn start_plain(tweak: impl FnOnce(&mut C2sConfig)) -> TestServer {
     })
     .await
 }
+
+/// Reads on until the server ends the stream, and asserts that it did so with `condition`.
+pub async fn expect_stream_error(
+    stream: &mut xmpp_stream::client::ClientStream,
+    condition: xmpp_core::StreamErrorCondition,
+) {
+    match stream.next_element().await {
+        Err(xmpp_stream::client::ClientError::Stream(e)) => assert_eq!(e.condition, condition),
+        other => panic!("expected {condition}, got {other:?}"),
+    }
+}
