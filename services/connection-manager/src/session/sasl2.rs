@@ -90,7 +90,11 @@ pub(crate) async fn complete(
 fn resource_for(account: &Jid, bind: &Element) -> String {
     let tag = bind
         .get_child("tag", ns::BIND2)
-        .map(|t| truncate(t.text().trim(), MAX_TAG_BYTES).to_owned())
+        .map(|t| {
+            let tag = t.text();
+            let tag = tag.trim();
+            tag[..tag.floor_char_boundary(MAX_TAG_BYTES)].to_owned()
+        })
         .filter(|t| !t.is_empty());
     if let Some(tag) = tag {
         let resource = generated_resource(Some(&tag));
@@ -99,17 +103,6 @@ fn resource_for(account: &Jid, bind: &Element) -> String {
         }
     }
     generated_resource(None)
-}
-
-fn truncate(s: &str, max: usize) -> &str {
-    if s.len() <= max {
-        return s;
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    &s[..end]
 }
 
 /// The `<success/>` of XEP-0388 §2.6.1: the mechanism's additional data, the authorized
