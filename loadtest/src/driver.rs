@@ -6,11 +6,10 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use futures::StreamExt;
-use futures::stream::FuturesUnordered;
 use hdrhistogram::Histogram;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
+use tokio::task::JoinSet;
 use tokio::time::MissedTickBehavior;
 use xmpp_core::Element;
 
@@ -114,12 +113,18 @@ impl Driver {
     }
 
     /// Logs in the ring's users at `rate` per second; fails on the first login that fails.
+    ///
+    /// Each login is a task of its own on the runtime's workers, so the worker that sees a
+    /// socket become ready runs the handshake step itself; polled inside this task instead,
+    /// every step of every handshake (six round trips) woke this task's thread from the
+    /// worker that saw the readiness. Dropping the set on failure aborts the logins still in
+    /// progress.
     pub async fn login_all(&self, rate: f64) -> anyhow::Result<(Vec<Session>, LoginReport)> {
         self.progress.set_prefix("login");
         let n = self.ring.n;
         let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / rate.max(0.001)));
         tick.set_missed_tick_behavior(MissedTickBehavior::Burst);
-        let mut in_flight = FuturesUnordered::new();
+        let mut in_flight = JoinSet::new();
         let mut sessions = Vec::with_capacity(n as usize);
         let mut times = Histogram::<u64>::new_with_bounds(1, 3_600_000_000, 3)?;
         let start = Instant::now();
@@ -133,13 +138,14 @@ impl Driver {
                         (self.params.clone(), self.ledger.clone(), self.counters.clone());
                     let i = self.ring.first + next;
                     next += 1;
-                    in_flight.push(async move {
+                    in_flight.spawn(async move {
                         let t = Instant::now();
                         let s = login(i, &params, ledger, counters).await;
                         (s, t.elapsed())
                     });
                 }
-                Some((s, took)) = in_flight.next() => {
+                Some(joined) = in_flight.join_next() => {
+                    let (s, took) = joined.context("a login task failed")?;
                     sessions.push(s?);
                     times.saturating_record(took.as_micros() as u64);
                     self.progress.set_message(format!("{}/{n} bound", sessions.len()));
