@@ -66,6 +66,11 @@ impl SqliteStore {
             .foreign_keys(true);
         let pool = SqlitePoolOptions::new()
             .max_connections(MAX_CONNECTIONS)
+            // A connection to a local file has no peer that could have gone away while it sat
+            // idle, and the ping that tests one costs a round trip to its worker thread: a
+            // third of the thread hops of every statement (the pool still pings a connection
+            // as it goes back, which catches one a cancelled statement left busy).
+            .test_before_acquire(false)
             .connect_with(options)
             .await
             .map_err(|e| db_error(e).context(&format!("opening {}", path.display())))?;
