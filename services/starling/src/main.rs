@@ -39,9 +39,14 @@ fn main() -> ExitCode {
 /// Runs a server role: its configuration, validated before anything starts (a bad one is a
 /// one-line error and exit code 2), then `run` on a multi-threaded runtime (a failure is
 /// exit code 1).
+///
+/// `run` is a task on the runtime's workers rather than the future `block_on` polls on the
+/// main thread: its accept loop then spawns each connection's task on the worker that
+/// accepted it, instead of waking a worker from outside for every connection (and the main
+/// thread for every accept).
 fn serve<C, F>(config: Result<C, String>, run: impl FnOnce(C) -> F) -> ExitCode
 where
-    F: Future<Output = Result<(), String>>,
+    F: Future<Output = Result<(), String>> + Send + 'static,
 {
     let config = match config {
         Ok(c) => c,
@@ -53,10 +58,15 @@ where
     let Some(runtime) = runtime(true) else {
         return ExitCode::FAILURE;
     };
-    match runtime.block_on(run(config)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
+    let role = runtime.spawn(run(config));
+    match runtime.block_on(role) {
+        Ok(Ok(())) => ExitCode::SUCCESS,
+        Ok(Err(e)) => {
             eprintln!("starling: {e}");
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("starling: the server stopped: {e}");
             ExitCode::FAILURE
         }
     }
