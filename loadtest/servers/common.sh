@@ -80,13 +80,20 @@ stop_pid() {
 }
 
 # A self-signed ECDSA P-256 certificate for `localhost`, made once per server directory.
+# It is not a CA certificate (openssl's default for -x509 is), so that a client given it as
+# its one trust anchor (`starling-loadtest --ca`) accepts it as the server's own certificate;
+# one made as a CA by an earlier version of this script is made again.
 ensure_cert() {
     local dir=$1
-    [ -s "$dir/cert.pem" ] && [ -s "$dir/key.pem" ] && return 0
     command -v openssl >/dev/null || ensure_debian_packages openssl
+    if [ -s "$dir/cert.pem" ] && [ -s "$dir/key.pem" ] &&
+        ! openssl x509 -in "$dir/cert.pem" -noout -text | grep -q 'CA:TRUE'; then
+        return 0
+    fi
     mkdir -p "$dir"
     openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 3650 \
         -subj "/CN=localhost" -addext "subjectAltName=DNS:localhost" \
+        -addext "basicConstraints=critical,CA:FALSE" \
         -keyout "$dir/key.pem" -out "$dir/cert.pem" 2>/dev/null ||
         die "openssl could not make a certificate in $dir"
 }

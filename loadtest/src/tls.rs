@@ -3,11 +3,12 @@
 //! run with throwaway self-signed certificates where verification proves nothing anyway.
 
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use rustls::client::Resumption;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::{Resumption, WebPkiServerVerifier};
 use rustls::crypto::{CryptoProvider, verify_tls12_signature, verify_tls13_signature};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
@@ -32,9 +33,16 @@ pub fn client_config(trust: &Trust) -> anyhow::Result<Arc<rustls::ClientConfig>>
         .with_safe_default_protocol_versions()
         .context("TLS protocol versions")?;
     let mut config = match trust {
-        Trust::CaFile(path) => builder
-            .with_root_certificates(roots(path)?)
-            .with_no_client_auth(),
+        Trust::CaFile(path) => {
+            let webpki =
+                WebPkiServerVerifier::builder_with_provider(Arc::new(roots(path)?), provider)
+                    .build()
+                    .context("a certificate verifier for the CA file")?;
+            builder
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(VerifiedChains::new(webpki)))
+                .with_no_client_auth()
+        }
         Trust::Insecure => builder
             .dangerous()
             .with_custom_certificate_verifier(Arc::new(AnyCertificate(provider)))
@@ -58,6 +66,124 @@ fn roots(path: &Path) -> anyhow::Result<rustls::RootCertStore> {
         anyhow::bail!("no certificate in {}", path.display());
     }
     Ok(roots)
+}
+
+/// How long a verified chain is taken as verified: a run's certificate does not expire or
+/// change mid-run in any way a minute's delay would hide.
+const VERIFIED_FOR: Duration = Duration::from_secs(60);
+
+/// Chains remembered at once; a run talks to one server, so this is never reached but bounds
+/// what a server sending a new chain per connection could make the generator keep.
+const CHAINS_REMEMBERED: usize = 8;
+
+/// Verifies a chain against the CA file once, not once per login: every generated login gets
+/// the same chain from the same server, and the chain's own signature check (an ECDSA verify,
+/// about a sixth of the generator's CPU per login) would otherwise be repeated ten thousand
+/// times over the same bytes, taking CPU from the server the generator shares the machine
+/// with. Each handshake's signature, which proves the peer holds the certificate's key, is
+/// still checked every time, as a client does.
+#[derive(Debug)]
+struct VerifiedChains {
+    webpki: Arc<WebPkiServerVerifier>,
+    verified: Mutex<Vec<VerifiedChain>>,
+}
+
+/// A chain that passed verification for a server name, and when.
+#[derive(Debug)]
+struct VerifiedChain {
+    end_entity: Vec<u8>,
+    intermediates: Vec<Vec<u8>>,
+    server_name: String,
+    at: Instant,
+}
+
+impl VerifiedChain {
+    fn is(&self, end_entity: &[u8], intermediates: &[CertificateDer<'_>], name: &str) -> bool {
+        self.end_entity == end_entity
+            && self.server_name == name
+            && self.intermediates.len() == intermediates.len()
+            && self
+                .intermediates
+                .iter()
+                .zip(intermediates)
+                .all(|(a, b)| a[..] == b[..])
+    }
+}
+
+impl VerifiedChains {
+    fn new(webpki: Arc<WebPkiServerVerifier>) -> Self {
+        Self {
+            webpki,
+            verified: Mutex::new(Vec::new()),
+        }
+    }
+
+    #[cfg(test)]
+    fn remembered(&self) -> usize {
+        crate::driver::lock(&self.verified).len()
+    }
+}
+
+impl ServerCertVerifier for VerifiedChains {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        let name = server_name.to_str();
+        {
+            let mut verified = crate::driver::lock(&self.verified);
+            verified.retain(|c| c.at.elapsed() < VERIFIED_FOR);
+            if verified
+                .iter()
+                .any(|c| c.is(end_entity, intermediates, &name))
+            {
+                return Ok(ServerCertVerified::assertion());
+            }
+        }
+        let ok = self.webpki.verify_server_cert(
+            end_entity,
+            intermediates,
+            server_name,
+            ocsp_response,
+            now,
+        )?;
+        let mut verified = crate::driver::lock(&self.verified);
+        if verified.len() < CHAINS_REMEMBERED {
+            verified.push(VerifiedChain {
+                end_entity: end_entity.to_vec(),
+                intermediates: intermediates.iter().map(|c| c.to_vec()).collect(),
+                server_name: name.into_owned(),
+                at: Instant::now(),
+            });
+        }
+        Ok(ok)
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.webpki.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.webpki.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.webpki.supported_verify_schemes()
+    }
 }
 
 /// Accepts every certificate chain, but still checks handshake signatures, so the session
@@ -144,5 +270,45 @@ mod tests {
                 assert_eq!(kind, HandshakeKind::Full, "{trust:?} {login}");
             }
         }
+    }
+
+    /// A chain is verified against the CA once, then remembered for that server name only:
+    /// the same certificate for another name, or a certificate the CA did not issue, is still
+    /// refused.
+    #[test]
+    fn a_verified_chain_is_remembered_for_its_name_only() {
+        let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/tls");
+        let first = |file: &str| {
+            CertificateDer::pem_file_iter(fixtures.join(file))
+                .unwrap()
+                .next()
+                .unwrap()
+                .unwrap()
+        };
+        let (leaf, ca) = (first("server.pem"), first("ca.pem"));
+        let webpki = WebPkiServerVerifier::builder_with_provider(
+            Arc::new(roots(&fixtures.join("ca.pem")).unwrap()),
+            Arc::new(rustls::crypto::ring::default_provider()),
+        )
+        .build()
+        .unwrap();
+        let chains = VerifiedChains::new(webpki);
+        let name = |n: &str| ServerName::try_from(n.to_owned()).unwrap();
+        let verify = |cert: &CertificateDer<'_>, n: &str| {
+            chains.verify_server_cert(cert, &[], &name(n), &[], UnixTime::now())
+        };
+        assert!(verify(&leaf, "localhost").is_ok());
+        assert_eq!(chains.remembered(), 1);
+        assert!(verify(&leaf, "localhost").is_ok());
+        assert_eq!(chains.remembered(), 1);
+        assert!(matches!(
+            verify(&leaf, "xmpp.example.net"),
+            Err(rustls::Error::InvalidCertificate(_))
+        ));
+        assert!(matches!(
+            verify(&ca, "localhost"),
+            Err(rustls::Error::InvalidCertificate(_))
+        ));
+        assert_eq!(chains.remembered(), 1);
     }
 }
