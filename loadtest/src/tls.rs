@@ -78,7 +78,7 @@ const CHAINS_REMEMBERED: usize = 8;
 
 /// Verifies a chain against the CA file once, not once per login: every generated login gets
 /// the same chain from the same server, and the chain's own signature check (an ECDSA verify,
-/// about a sixth of the generator's CPU per login) would otherwise be repeated ten thousand
+/// about a tenth of the generator's CPU per login) would otherwise be repeated ten thousand
 /// times over the same bytes, taking CPU from the server the generator shares the machine
 /// with. Each handshake's signature, which proves the peer holds the certificate's key, is
 /// still checked every time, as a client does.
