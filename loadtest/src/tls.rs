@@ -34,18 +34,26 @@ pub fn client_config(trust: &Trust) -> anyhow::Result<Arc<rustls::ClientConfig>>
         .context("TLS protocol versions")?;
     let mut config = match trust {
         Trust::CaFile(path) => {
-            let webpki =
-                WebPkiServerVerifier::builder_with_provider(Arc::new(roots(path)?), provider)
-                    .build()
-                    .context("a certificate verifier for the CA file")?;
+            let webpki = WebPkiServerVerifier::builder_with_provider(
+                Arc::new(roots(path)?),
+                provider.clone(),
+            )
+            .build()
+            .context("a certificate verifier for the CA file")?;
             builder
                 .dangerous()
-                .with_custom_certificate_verifier(Arc::new(VerifiedChains::new(webpki)))
+                .with_custom_certificate_verifier(Arc::new(Verifier {
+                    chains: Some(VerifiedChains::new(webpki)),
+                    provider,
+                }))
                 .with_no_client_auth()
         }
         Trust::Insecure => builder
             .dangerous()
-            .with_custom_certificate_verifier(Arc::new(AnyCertificate(provider)))
+            .with_custom_certificate_verifier(Arc::new(Verifier {
+                chains: None,
+                provider,
+            }))
             .with_no_client_auth(),
     };
     config.resumption = Resumption::disabled();
@@ -76,7 +84,7 @@ const VERIFIED_FOR: Duration = Duration::from_secs(60);
 /// what a server sending a new chain per connection could make the generator keep.
 const CHAINS_REMEMBERED: usize = 8;
 
-/// Verifies a chain against the CA file once, not once per login: every generated login gets
+/// Chains verified against the CA file, each once, not once per login: every generated login gets
 /// the same chain from the same server, and the chain's own signature check (an ECDSA verify,
 /// about a tenth of the generator's CPU per login) would otherwise be repeated ten thousand
 /// times over the same bytes, taking CPU from the server the generator shares the machine
@@ -124,7 +132,16 @@ impl VerifiedChains {
     }
 }
 
-impl ServerCertVerifier for VerifiedChains {
+/// The generator's certificate check: the chain against the CA file (`chains`), or, with
+/// `--insecure` (`None`), any chain. Handshake signatures are checked on every login either
+/// way, so the session keys are those of whoever holds the certificate's key.
+#[derive(Debug)]
+struct Verifier {
+    chains: Option<VerifiedChains>,
+    provider: Arc<CryptoProvider>,
+}
+
+impl ServerCertVerifier for Verifier {
     fn verify_server_cert(
         &self,
         end_entity: &CertificateDer<'_>,
@@ -133,9 +150,12 @@ impl ServerCertVerifier for VerifiedChains {
         ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
+        let Some(chains) = &self.chains else {
+            return Ok(ServerCertVerified::assertion());
+        };
         let name = server_name.to_str();
         {
-            let mut verified = crate::driver::lock(&self.verified);
+            let mut verified = crate::driver::lock(&chains.verified);
             verified.retain(|c| c.at.elapsed() < VERIFIED_FOR);
             if verified
                 .iter()
@@ -144,14 +164,14 @@ impl ServerCertVerifier for VerifiedChains {
                 return Ok(ServerCertVerified::assertion());
             }
         }
-        let ok = self.webpki.verify_server_cert(
+        let ok = chains.webpki.verify_server_cert(
             end_entity,
             intermediates,
             server_name,
             ocsp_response,
             now,
         )?;
-        let mut verified = crate::driver::lock(&self.verified);
+        let mut verified = crate::driver::lock(&chains.verified);
         if verified.len() < CHAINS_REMEMBERED {
             verified.push(VerifiedChain {
                 end_entity: end_entity.to_vec(),
@@ -169,51 +189,11 @@ impl ServerCertVerifier for VerifiedChains {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.webpki.verify_tls12_signature(message, cert, dss)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.webpki.verify_tls13_signature(message, cert, dss)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.webpki.supported_verify_schemes()
-    }
-}
-
-/// Accepts every certificate chain, but still checks handshake signatures, so the session
-/// keys are those of whoever holds the certificate's key.
-#[derive(Debug)]
-struct AnyCertificate(Arc<CryptoProvider>);
-
-impl ServerCertVerifier for AnyCertificate {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
         verify_tls12_signature(
             message,
             cert,
             dss,
-            &self.0.signature_verification_algorithms,
+            &self.provider.signature_verification_algorithms,
         )
     }
 
@@ -227,12 +207,14 @@ impl ServerCertVerifier for AnyCertificate {
             message,
             cert,
             dss,
-            &self.0.signature_verification_algorithms,
+            &self.provider.signature_verification_algorithms,
         )
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
     }
 }
 
@@ -292,10 +274,14 @@ mod tests {
         )
         .build()
         .unwrap();
-        let chains = VerifiedChains::new(webpki);
+        let verifier = Verifier {
+            chains: Some(VerifiedChains::new(webpki)),
+            provider: Arc::new(rustls::crypto::ring::default_provider()),
+        };
+        let chains = verifier.chains.as_ref().unwrap();
         let name = |n: &str| ServerName::try_from(n.to_owned()).unwrap();
         let verify = |cert: &CertificateDer<'_>, n: &str| {
-            chains.verify_server_cert(cert, &[], &name(n), &[], UnixTime::now())
+            verifier.verify_server_cert(cert, &[], &name(n), &[], UnixTime::now())
         };
         assert!(verify(&leaf, "localhost").is_ok());
         assert_eq!(chains.remembered(), 1);
