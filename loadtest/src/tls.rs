@@ -84,12 +84,12 @@ const VERIFIED_FOR: Duration = Duration::from_secs(60);
 /// what a server sending a new chain per connection could make the generator keep.
 const CHAINS_REMEMBERED: usize = 8;
 
-/// Chains verified against the CA file, each once, not once per login: every generated login gets
-/// the same chain from the same server, and the chain's own signature check (an ECDSA verify,
-/// about a tenth of the generator's CPU per login) would otherwise be repeated ten thousand
-/// times over the same bytes, taking CPU from the server the generator shares the machine
-/// with. Each handshake's signature, which proves the peer holds the certificate's key, is
-/// still checked every time, as a client does.
+/// Chains verified against the CA file, each once, not once per login: every generated
+/// login gets the same chain from the same server, and the chain's own signature check (an
+/// ECDSA verify, about a tenth of the generator's CPU per login) would otherwise be repeated
+/// ten thousand times over the same bytes, taking CPU from the server the generator shares
+/// the machine with. Each handshake's signature, which proves the peer holds the
+/// certificate's key, is still checked every time, as a client does.
 #[derive(Debug)]
 struct VerifiedChains {
     webpki: Arc<WebPkiServerVerifier>,
