@@ -100,6 +100,13 @@ pub struct Limits {
     /// Open client connections. A permit is taken before `accept`, so at the limit new
     /// connections wait in the kernel backlog instead of being accepted and dropped.
     pub max_connections: usize,
+    /// Connections the kernel holds for each listener until they are accepted (the `listen`
+    /// backlog; Linux caps it at `net.core.somaxconn`). Past it the kernel drops new SYNs or
+    /// answers them with SYN cookies, and a dropped client retries after a second: a login
+    /// storm of 512 connects at once overflowed the 128 that tokio's `bind` asks for, and
+    /// one login in twenty waited that second (ARCHITECTURE.md, "Login cost"). The default is
+    /// Linux's default `somaxconn`, and the backlog the reference servers get in `loadtest/`.
+    pub listen_backlog: u32,
     /// Largest top-level element (stanza or nonza) in bytes; past it the stream is closed with
     /// `<policy-violation/>` (RFC 6120 §4.9.3.14, §13.12).
     pub max_stanza_bytes: usize,
@@ -154,6 +161,7 @@ impl Default for Limits {
     fn default() -> Self {
         Self {
             max_connections: 10_000,
+            listen_backlog: 4096,
             max_stanza_bytes: 256 * 1024,
             max_depth: 64,
             max_attributes: 64,
@@ -198,6 +206,7 @@ impl Limits {
     pub fn validate(&self) -> Result<(), String> {
         let positive = [
             ("max_connections", self.max_connections),
+            ("listen_backlog", self.listen_backlog as usize),
             ("max_stanza_bytes", self.max_stanza_bytes),
             ("max_depth", self.max_depth),
             ("outbound_queue", self.outbound_queue),

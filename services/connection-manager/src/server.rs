@@ -1,11 +1,12 @@
 //! The connection manager as a library call: `run` takes already-bound listeners and a
 //! shutdown token, so tests bind `127.0.0.1:0` and drive the real server.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use storage::AccountStore;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpSocket};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
@@ -75,11 +76,12 @@ pub struct Listeners {
 }
 
 impl Listeners {
-    /// Binds the addresses of `config`.
+    /// Binds the addresses of `config`, each with the backlog of `limits.listen_backlog`.
     pub async fn bind(config: &C2sConfig) -> std::io::Result<Self> {
-        let starttls = TcpListener::bind(config.listen).await?;
+        let backlog = config.limits.listen_backlog;
+        let starttls = listen(config.listen, backlog)?;
         let direct_tls = match config.listen_tls {
-            Some(addr) => Some(TcpListener::bind(addr).await?),
+            Some(addr) => Some(listen(addr, backlog)?),
             None => None,
         };
         Ok(Self {
@@ -87,6 +89,20 @@ impl Listeners {
             direct_tls,
         })
     }
+}
+
+/// A listener on `addr` with `backlog` (what `TcpListener::bind` does, with 128, plus the
+/// chosen backlog): `SO_REUSEADDR`, so a restarted server binds while old connections are
+/// in TIME_WAIT.
+fn listen(addr: SocketAddr, backlog: u32) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(backlog)
 }
 
 /// Accepts and serves clients until `shutdown` is cancelled, then closes every stream with
@@ -171,5 +187,36 @@ async fn accept_loop(
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use tokio::net::TcpStream;
+    use tokio::time::timeout;
+
+    use super::*;
+
+    /// The kernel queues `backlog` + 1 connections that nobody accepted yet and drops the
+    /// SYN of the next, so a listener made with a backlog of 2 completes three connects and
+    /// leaves the fourth waiting for its retransmission; once one is accepted, it completes.
+    #[tokio::test]
+    async fn the_listener_queues_what_its_backlog_allows() {
+        let listener = listen("127.0.0.1:0".parse().unwrap(), 2).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let connect = || timeout(Duration::from_millis(300), TcpStream::connect(addr));
+        let mut queued = Vec::new();
+        for _ in 0..3 {
+            queued.push(connect().await.expect("queued in the backlog").unwrap());
+        }
+        assert!(
+            connect().await.is_err(),
+            "past the backlog the SYN is dropped"
+        );
+        let (_first, _) = listener.accept().await.unwrap();
+        let late = timeout(Duration::from_secs(5), TcpStream::connect(addr)).await;
+        assert!(late.expect("room again after an accept").is_ok());
     }
 }

@@ -59,6 +59,18 @@ fn the_tls_session_cache_is_set_from_the_environment() {
     assert!(err.contains("session_cache"), "{err}");
 }
 
+/// The listen backlog: 4096 by default (README), settable, zero refused.
+#[test]
+fn the_listen_backlog_is_settable_and_not_zero() {
+    let (_, c2s) = DevConfig::load(&args(), vec![]).unwrap();
+    assert_eq!(c2s.limits.listen_backlog, 4096);
+    let env = |v: &str| vec![("STARLING_LIMITS__LISTEN_BACKLOG".to_owned(), v.to_owned())];
+    let (_, c2s) = DevConfig::load(&args(), env("512")).unwrap();
+    assert_eq!(c2s.limits.listen_backlog, 512);
+    let err = DevConfig::load(&args(), env("0")).unwrap_err();
+    assert!(err.contains("listen_backlog"), "{err}");
+}
+
 #[test]
 fn bad_values_are_one_line_errors() {
     let env = vec![("STARLING_LISTEN".to_owned(), "not an address".to_owned())];
