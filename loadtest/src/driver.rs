@@ -17,6 +17,7 @@ use crate::accounting::{Ledger, Phase, Recorded};
 use crate::session::{Counters, LoginParams, Session, login};
 use crate::stamp::{Stamp, now_us};
 use crate::topology::Ring;
+use crate::workers::Workers;
 
 /// Logins in progress at once, whatever the rate: a server that stalls must not make the
 /// generator open connections without bound.
@@ -84,11 +85,13 @@ pub struct Driver {
     /// and by the scenario as it sends.
     ledger: Arc<Mutex<Ledger>>,
     seq: AtomicU64,
+    /// The runtimes the sessions run on.
+    workers: Workers,
 }
 
 impl Driver {
-    /// A driver with an empty ledger.
-    pub fn new(params: LoginParams, ring: Ring) -> Self {
+    /// A driver with an empty ledger, whose sessions run on `workers`.
+    pub fn new(params: LoginParams, ring: Ring, workers: Workers) -> Self {
         let ledger = Arc::new(Mutex::new(Ledger::new(now_us())));
         let progress = ProgressBar::new_spinner();
         progress.set_style(
@@ -104,6 +107,7 @@ impl Driver {
             server_pid: None,
             ledger,
             seq: AtomicU64::new(1),
+            workers,
         }
     }
 
@@ -114,11 +118,11 @@ impl Driver {
 
     /// Logs in the ring's users at `rate` per second; fails on the first login that fails.
     ///
-    /// Each login is a task of its own on the runtime's workers, so the worker that sees a
-    /// socket become ready runs the handshake step itself; polled inside this task instead,
-    /// every step of every handshake (six round trips) woke this task's thread from the
-    /// worker that saw the readiness. Dropping the set on failure aborts the logins still in
-    /// progress.
+    /// Each login is a task of its own on its user's worker runtime ([`Workers`]), which
+    /// then runs that session's reader and writer, so every step of the handshake (six round
+    /// trips) runs on the thread that saw its socket become ready; polled inside this task
+    /// instead, every step woke this task's thread. Dropping the set on failure aborts the
+    /// logins still in progress.
     pub async fn login_all(&self, rate: f64) -> anyhow::Result<(Vec<Session>, LoginReport)> {
         self.progress.set_prefix("login");
         let n = self.ring.n;
@@ -138,11 +142,12 @@ impl Driver {
                         (self.params.clone(), self.ledger.clone(), self.counters.clone());
                     let i = self.ring.first + next;
                     next += 1;
-                    in_flight.spawn(async move {
+                    let login = async move {
                         let t = Instant::now();
                         let s = login(i, &params, ledger, counters).await;
                         (s, t.elapsed())
-                    });
+                    };
+                    in_flight.spawn_on(login, self.workers.of_user(i));
                 }
                 Some(joined) = in_flight.join_next() => {
                     let (s, took) = joined.context("a login task failed")?;

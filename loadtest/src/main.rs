@@ -16,6 +16,7 @@ mod session;
 mod stamp;
 mod tls;
 mod topology;
+mod workers;
 
 use std::io::Write as _;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -33,6 +34,7 @@ use crate::provision::{Provisioner, Templates};
 use crate::scenario::{Scenario, Timing};
 use crate::session::LoginParams;
 use crate::topology::Ring;
+use crate::workers::Workers;
 
 /// mimalloc instead of the system allocator, as in the server: every received stanza is
 /// parsed into an element tree and dropped, and with glibc's allocator malloc and free took
@@ -105,6 +107,11 @@ struct Args {
     /// Seconds the whole run may take before it is abandoned (a failure).
     #[arg(long, default_value_t = 900.0)]
     max_run: f64,
+    /// Threads the sessions run on, each with a single-threaded runtime of its own. One
+    /// measured cheapest beside a server on a 2-core machine (see `workers.rs`); give more
+    /// to a generator with cores of its own.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
+    workers: u16,
     /// Unix time (seconds) at which the measured phase starts (the logins, for --scenario
     /// login), so that generator processes run at once measure the same window. Choose it far
     /// enough ahead for provisioning, the logins (--users / --login-rate seconds) and the
@@ -174,7 +181,9 @@ struct Args {
     out: PathBuf,
 }
 
-#[tokio::main]
+/// The main thread's runtime runs the scenario (pacing, sends, waits) and provisioning; the
+/// sessions run on [`Workers`].
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
     let args = Args::parse();
     let result = match &args.command {
@@ -244,7 +253,8 @@ async fn run(args: Args) -> anyhow::Result<bool> {
         .server_pid
         .map(|p| procstat::sample(&p.to_string()))
         .transpose()?;
-    let mut driver = Driver::new(params, ring);
+    let workers = Workers::start(usize::from(args.workers))?;
+    let mut driver = Driver::new(params, ring, workers);
     driver.server_pid = args.server_pid;
     let start_us = driver.ledger().start_us();
     let sampler = machine::Sampler::start(start_us, args.server_pid);
