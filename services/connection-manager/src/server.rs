@@ -91,9 +91,9 @@ impl Listeners {
     }
 }
 
-/// A listener on `addr` with `backlog` (what `TcpListener::bind` does, with 128, plus the
-/// chosen backlog): `SO_REUSEADDR`, so a restarted server binds while old connections are
-/// in TIME_WAIT.
+/// A listener on `addr` made as `TcpListener::bind` makes one (`SO_REUSEADDR`, so a
+/// restarted server binds while old connections are in TIME_WAIT), but with `backlog`
+/// instead of its 128.
 fn listen(addr: SocketAddr, backlog: u32) -> std::io::Result<TcpListener> {
     let socket = if addr.is_ipv4() {
         TcpSocket::new_v4()?
@@ -206,17 +206,18 @@ mod tests {
     async fn the_listener_queues_what_its_backlog_allows() {
         let listener = listen("127.0.0.1:0".parse().unwrap(), 2).unwrap();
         let addr = listener.local_addr().unwrap();
-        let connect = || timeout(Duration::from_millis(300), TcpStream::connect(addr));
+        let connect = |within| timeout(within, TcpStream::connect(addr));
         let mut queued = Vec::new();
         for _ in 0..3 {
-            queued.push(connect().await.expect("queued in the backlog").unwrap());
+            let queue = connect(Duration::from_secs(5)).await;
+            queued.push(queue.expect("queued in the backlog").unwrap());
         }
         assert!(
-            connect().await.is_err(),
+            connect(Duration::from_millis(300)).await.is_err(),
             "past the backlog the SYN is dropped"
         );
         let (_first, _) = listener.accept().await.unwrap();
-        let late = timeout(Duration::from_secs(5), TcpStream::connect(addr)).await;
+        let late = connect(Duration::from_secs(5)).await;
         assert!(late.expect("room again after an accept").is_ok());
     }
 }
