@@ -122,4 +122,10 @@ impl PgStore {
     pub fn pool(&self) -> &PgPool {
         &self.pool
     }
+
+    /// Writers need no turn here: Postgres runs them in parallel and queues those of one
+    /// row itself (SQLite's store has one, `SqliteStore::write_turn`).
+    pub(crate) async fn write_turn(&self) -> Option<()> {
+        None
+    }
 }

@@ -2,11 +2,13 @@
 //! data that survives a reopen, and several handles (the admin CLI and a running server) on
 //! one file. The instant messaging stores' own SQLite tests are in `im_tests`.
 
+use std::time::Duration;
+
 use xmpp_core::sasl::ScramHash;
 
 use super::SqliteStore;
 use crate::conformance::accounts::{both_families, sample_credentials};
-use crate::{AccountName, AccountStore, StoreError};
+use crate::{AccountName, AccountStore, RosterEntry, RosterStore, StoreError};
 
 mod in_memory {
     crate::account_store_tests!(crate::SqliteStore::open_in_memory().await.unwrap());
@@ -114,6 +116,40 @@ async fn concurrent_writers_on_one_file_wait_instead_of_failing() {
         task.await.unwrap().unwrap();
     }
     assert_eq!(a.list_accounts(None).await.unwrap().len(), 40);
+}
+
+/// Writers of one process queue for the write lock in order: with the busy timeout that only
+/// another process should ever make them wait for cut to a few milliseconds, a burst of
+/// roster writes (as provisioning or a subscription storm makes) still all succeed. SQLite's
+/// own busy handler is no queue: a connection that found the lock taken sleeps and retries,
+/// and the others may take it again each time, so with several connections writing back to
+/// back one of them could wait out the whole timeout and fail with "database is locked".
+#[tokio::test]
+async fn writers_of_one_process_take_turns_instead_of_timing_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open_with(&dir.path().join("starling.db"), Duration::from_millis(2))
+        .await
+        .unwrap();
+    let mut tasks = Vec::new();
+    for i in 0..16u8 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let name = AccountName::new(format!("user{i:02}"), "example.org");
+            store.create_account(&name, &both_families(i)).await?;
+            for j in 0..25 {
+                let entry = RosterEntry::new(format!("contact{j:02}@example.org"));
+                store.put_entry(&name, &entry).await?;
+            }
+            Ok::<_, StoreError>(())
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap().unwrap();
+    }
+    for i in 0..16u8 {
+        let name = AccountName::new(format!("user{i:02}"), "example.org");
+        assert_eq!(store.count(&name).await.unwrap(), 25, "{name}");
+    }
 }
 
 #[tokio::test]
