@@ -118,9 +118,9 @@ async fn concurrent_writers_on_one_file_wait_instead_of_failing() {
     assert_eq!(a.list_accounts(None).await.unwrap().len(), 40);
 }
 
-/// Writers of one process queue for the write lock in order: with the busy timeout that only
-/// another process should ever make them wait for cut to a few milliseconds, a burst of
-/// roster writes (as provisioning or a subscription storm makes) still all succeed. SQLite's
+/// Writers of one process queue for the write lock in order, so they never need the busy
+/// timeout, which is there for other processes: with it cut to 2 ms, a burst of roster
+/// writes (as provisioning or a subscription storm makes) still all succeed. SQLite's
 /// own busy handler is no queue: a connection that found the lock taken sleeps and retries,
 /// and the others may take it again each time, so with several connections writing back to
 /// back one of them could wait out the whole timeout and fail with "database is locked".
