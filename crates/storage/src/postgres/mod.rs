@@ -125,7 +125,7 @@ impl PgStore {
 
     /// Writers need no turn here: Postgres runs them in parallel and queues those of one
     /// row itself (SQLite's store has one, `SqliteStore::write_turn`).
-    pub(crate) async fn write_turn(&self) -> Option<()> {
-        None
+    pub(crate) async fn write_turn(&self) -> Result<Option<()>, StoreError> {
+        Ok(None)
     }
 }

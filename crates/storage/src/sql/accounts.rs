@@ -92,7 +92,7 @@ macro_rules! account_store {
                     creds: &[ScramCredentials],
                 ) -> Result<(), StoreError> {
                     validate_credentials(name, creds)?;
-                    let _turn = self.write_turn().await;
+                    let _turn = self.write_turn().await?;
                     let mut tx = begin(&self.pool, $sql.begin_write).await?;
                     // A concurrent creation of the same account makes this wait for the other
                     // transaction (at the insert on Postgres, for the write lock on SQLite),
@@ -121,7 +121,7 @@ macro_rules! account_store {
                     creds: &[ScramCredentials],
                 ) -> Result<(), StoreError> {
                     validate_credentials(name, creds)?;
-                    let _turn = self.write_turn().await;
+                    let _turn = self.write_turn().await?;
                     let mut tx = begin(&self.pool, $sql.begin_write).await?;
                     let exists = ::sqlx::query($sql.lock_account)
                         .bind(&name.domain)
@@ -149,7 +149,7 @@ macro_rules! account_store {
                 async fn delete_account(&self, name: &AccountName) -> Result<(), StoreError> {
                     // One statement, so no explicit transaction: the credentials and everything
                     // else stored for the account go with it through ON DELETE CASCADE.
-                    let _turn = self.write_turn().await;
+                    let _turn = self.write_turn().await?;
                     let deleted = ::sqlx::query($sql.delete_account)
                         .bind(&name.domain)
                         .bind(&name.localpart)

@@ -70,7 +70,7 @@ macro_rules! offline_store {
                     stamp_unix_ms: i64,
                     quota: usize,
                 ) -> Result<(), StoreError> {
-                    let _turn = self.write_turn().await;
+                    let _turn = self.write_turn().await?;
                     let mut tx = begin(&self.pool, $sql.begin_write).await?;
                     // An absent account locks nothing; the insert then fails on the foreign
                     // key, unless the quota refuses first (on every backend, the quota is
@@ -105,7 +105,7 @@ macro_rules! offline_store {
                     if self.offline_count(owner).await? == 0 {
                         return Ok(Vec::new());
                     }
-                    let _turn = self.write_turn().await;
+                    let _turn = self.write_turn().await?;
                     let mut tx = begin(&self.pool, $sql.begin_write).await?;
                     lock_account(&mut tx, owner).await?;
                     let rows: Vec<(String, i64)> = ::sqlx::query_as($sql.take_messages)

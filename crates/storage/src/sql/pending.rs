@@ -41,7 +41,7 @@ macro_rules! pending_store {
                     contact: &str,
                     stanza_xml: &str,
                 ) -> Result<(), StoreError> {
-                    let _turn = self.write_turn().await;
+                    let _turn = self.write_turn().await?;
                     ::sqlx::query($sql.upsert_pending)
                         .bind(&owner.domain)
                         .bind(&owner.localpart)
@@ -59,7 +59,7 @@ macro_rules! pending_store {
                     owner: &AccountName,
                     contact: &str,
                 ) -> Result<(), StoreError> {
-                    let _turn = self.write_turn().await;
+                    let _turn = self.write_turn().await?;
                     let removed = ::sqlx::query($sql.delete_pending)
                         .bind(&owner.domain)
                         .bind(&owner.localpart)

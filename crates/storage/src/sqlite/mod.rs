@@ -38,6 +38,13 @@ const BEGIN_READ: &str = "BEGIN";
 /// and a running server sharing the file.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// How long a write waits for its turn among this process's writers (see
+/// [`SqliteStore::write_turn`]) before failing with [`StoreError::Unavailable`]: the same
+/// bound the busy timeout puts on waiting for another process, so that a write stuck behind
+/// the lock of another process (each in the queue waiting out its own busy timeout) fails
+/// in bounded time rather than after everyone ahead of it.
+const WRITE_TURN_TIMEOUT: Duration = BUSY_TIMEOUT;
+
 /// Connections per file-backed pool. SQLite serializes writers anyway; a few connections let
 /// reads (SASL lookups) proceed in parallel under WAL while a write is in progress.
 const MAX_CONNECTIONS: u32 = 4;
@@ -64,6 +71,8 @@ pub struct SqliteStore {
     /// which queues them as fairly, took 111–114 s, since acquiring it and its ping as it
     /// goes back wait in the queue too.
     turn: Arc<Mutex<()>>,
+    /// [`WRITE_TURN_TIMEOUT`], or shorter in tests.
+    turn_timeout: Duration,
 }
 
 impl SqliteStore {
@@ -76,14 +85,15 @@ impl SqliteStore {
     /// which is what makes deleting an account delete its credentials, roster, pending
     /// subscription requests and offline messages.
     pub async fn open(path: &Path) -> Result<SqliteStore, StoreError> {
-        Self::open_with(path, BUSY_TIMEOUT).await
+        Self::open_with(path, BUSY_TIMEOUT, WRITE_TURN_TIMEOUT).await
     }
 
-    /// [`SqliteStore::open`] with another busy timeout, so that tests can tell what waits
-    /// for another process from what must not.
+    /// [`SqliteStore::open`] with other timeouts, so that tests can tell what waits for
+    /// another process from what waits for this one's writers.
     pub(crate) async fn open_with(
         path: &Path,
         busy_timeout: Duration,
+        turn_timeout: Duration,
     ) -> Result<SqliteStore, StoreError> {
         let options = SqliteConnectOptions::new()
             .filename(path)
@@ -101,7 +111,7 @@ impl SqliteStore {
             .connect_with(options)
             .await
             .map_err(|e| db_error(e).context(&format!("opening {}", path.display())))?;
-        Self::migrated(pool).await
+        Self::migrated(pool, turn_timeout).await
     }
 
     /// A private, empty in-memory database, for tests.
@@ -120,7 +130,7 @@ impl SqliteStore {
             .connect_with(options)
             .await
             .map_err(db_error)?;
-        Self::migrated(pool).await
+        Self::migrated(pool, WRITE_TURN_TIMEOUT).await
     }
 
     /// The underlying pool, for stores of other concerns built on the same database.
@@ -128,17 +138,26 @@ impl SqliteStore {
         &self.pool
     }
 
-    /// Waits for this process's turn to write (why: the field); the write holds it until its
-    /// transaction has ended.
-    pub(crate) async fn write_turn(&self) -> Option<OwnedMutexGuard<()>> {
-        Some(self.turn.clone().lock_owned().await)
+    /// Waits for this process's turn to write (why: the field), at most
+    /// [`WRITE_TURN_TIMEOUT`]; the write holds it until its transaction has ended.
+    pub(crate) async fn write_turn(&self) -> Result<Option<OwnedMutexGuard<()>>, StoreError> {
+        tokio::time::timeout(self.turn_timeout, self.turn.clone().lock_owned())
+            .await
+            .map(Some)
+            .map_err(|_| {
+                StoreError::Unavailable(format!(
+                    "no turn to write within {:?}: the writes ahead are stuck",
+                    self.turn_timeout
+                ))
+            })
     }
 
-    async fn migrated(pool: SqlitePool) -> Result<SqliteStore, StoreError> {
+    async fn migrated(pool: SqlitePool, turn_timeout: Duration) -> Result<SqliteStore, StoreError> {
         MIGRATOR.run(&pool).await.map_err(migrate_error)?;
         Ok(SqliteStore {
             pool,
             turn: Arc::default(),
+            turn_timeout,
         })
     }
 }

@@ -127,7 +127,8 @@ async fn concurrent_writers_on_one_file_wait_instead_of_failing() {
 #[tokio::test]
 async fn writers_of_one_process_take_turns_instead_of_timing_out() {
     let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open_with(&dir.path().join("starling.db"), Duration::from_millis(2))
+    let path = dir.path().join("starling.db");
+    let store = SqliteStore::open_with(&path, Duration::from_millis(2), Duration::from_secs(5))
         .await
         .unwrap();
     let mut tasks = Vec::new();
@@ -150,6 +151,33 @@ async fn writers_of_one_process_take_turns_instead_of_timing_out() {
         let name = AccountName::new(format!("user{i:02}"), "example.org");
         assert_eq!(store.count(&name).await.unwrap(), 25, "{name}");
     }
+}
+
+/// A write that cannot have its turn in time fails as unavailable (temporary, worth a retry)
+/// instead of queueing behind stuck writes for as long as they take; once the turn is free,
+/// writes go through again.
+#[tokio::test]
+async fn a_write_that_gets_no_turn_in_time_is_unavailable() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("starling.db");
+    let store = SqliteStore::open_with(&path, Duration::from_secs(5), Duration::from_millis(50))
+        .await
+        .unwrap();
+    let alice = AccountName::new("alice", "example.org");
+    store
+        .create_account(&alice, &both_families(1))
+        .await
+        .unwrap();
+    let entry = RosterEntry::new("juliet@example.org");
+
+    let stuck = store.write_turn().await.unwrap();
+    let err = store.put_entry(&alice, &entry).await.unwrap_err();
+    assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
+    assert_eq!(store.count(&alice).await.unwrap(), 0);
+
+    drop(stuck);
+    store.put_entry(&alice, &entry).await.unwrap();
+    assert_eq!(store.count(&alice).await.unwrap(), 1);
 }
 
 #[tokio::test]

@@ -71,7 +71,7 @@ macro_rules! roster_store {
                     owner: &AccountName,
                     entry: &RosterEntry,
                 ) -> Result<RosterVersion, StoreError> {
-                    let _turn = self.write_turn().await;
+                    let _turn = self.write_turn().await?;
                     let mut tx = begin(&self.pool, $sql.begin_write).await?;
                     // First, so that where the bump locks the roster, that lock is taken before
                     // any item lock.
@@ -105,7 +105,7 @@ macro_rules! roster_store {
                     owner: &AccountName,
                     contact: &str,
                 ) -> Result<RosterVersion, StoreError> {
-                    let _turn = self.write_turn().await;
+                    let _turn = self.write_turn().await?;
                     let mut tx = begin(&self.pool, $sql.begin_write).await?;
                     let written = match $sql.lock_roster {
                         Some(lock) => owner_query(lock, owner)
