@@ -118,6 +118,16 @@ async fn concurrent_writers_on_one_file_wait_instead_of_failing() {
     assert_eq!(a.list_accounts(None).await.unwrap().len(), 40);
 }
 
+/// A store on a fresh file with the given busy and write-turn timeouts; the directory goes
+/// with it.
+async fn on_file(busy: Duration, turn: Duration) -> (SqliteStore, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open_with(&dir.path().join("starling.db"), busy, turn)
+        .await
+        .unwrap();
+    (store, dir)
+}
+
 /// Writers of one process queue for the write lock in order, so they never need the busy
 /// timeout, which is there for other processes: with it cut to 2 ms, a burst of roster
 /// writes (as provisioning or a subscription storm makes) still all succeed. SQLite's
@@ -126,11 +136,7 @@ async fn concurrent_writers_on_one_file_wait_instead_of_failing() {
 /// back one of them could wait out the whole timeout and fail with "database is locked".
 #[tokio::test]
 async fn writers_of_one_process_take_turns_instead_of_timing_out() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("starling.db");
-    let store = SqliteStore::open_with(&path, Duration::from_millis(2), Duration::from_secs(5))
-        .await
-        .unwrap();
+    let (store, _dir) = on_file(Duration::from_millis(2), Duration::from_secs(5)).await;
     let mut tasks = Vec::new();
     for i in 0..16u8 {
         let store = store.clone();
@@ -158,11 +164,7 @@ async fn writers_of_one_process_take_turns_instead_of_timing_out() {
 /// writes go through again.
 #[tokio::test]
 async fn a_write_that_gets_no_turn_in_time_is_unavailable() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("starling.db");
-    let store = SqliteStore::open_with(&path, Duration::from_secs(5), Duration::from_millis(50))
-        .await
-        .unwrap();
+    let (store, _dir) = on_file(Duration::from_secs(5), Duration::from_millis(50)).await;
     let alice = AccountName::new("alice", "example.org");
     store
         .create_account(&alice, &both_families(1))
