@@ -40,12 +40,13 @@ pub struct Workers {
 impl Workers {
     /// Starts `n` (at least one) runtimes, each on a thread of its own.
     pub fn start(n: usize) -> anyhow::Result<Self> {
+        let n = n.max(1);
         let mut workers = Workers {
-            handles: Vec::with_capacity(n.max(1)),
-            stops: Vec::with_capacity(n.max(1)),
-            threads: Vec::with_capacity(n.max(1)),
+            handles: Vec::with_capacity(n),
+            stops: Vec::with_capacity(n),
+            threads: Vec::with_capacity(n),
         };
-        for i in 0..n.max(1) {
+        for i in 0..n {
             let runtime = Builder::new_current_thread()
                 .enable_all()
                 .build()

@@ -104,8 +104,9 @@ pub struct Limits {
     /// backlog; Linux caps it at `net.core.somaxconn`). Past it the kernel drops new SYNs or
     /// answers them with SYN cookies, and a dropped client retries after a second: a login
     /// storm of 512 connects at once overflowed the 128 that tokio's `bind` asks for, and
-    /// up to one login in twenty waited that second (ARCHITECTURE.md, "Login cost"). The default is
-    /// Linux's default `somaxconn`, and the backlog the reference servers get in `loadtest/`.
+    /// up to one login in twenty waited that second (ARCHITECTURE.md, "Login cost"). The
+    /// default is Linux's default `somaxconn`, and the backlog the reference servers get in
+    /// `loadtest/`.
     pub listen_backlog: u32,
     /// Largest top-level element (stanza or nonza) in bytes; past it the stream is closed with
     /// `<policy-violation/>` (RFC 6120 §4.9.3.14, §13.12).
