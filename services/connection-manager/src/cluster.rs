@@ -332,8 +332,8 @@ impl Drop for WaitEnds<'_> {
 pub async fn run_inbox(server: Arc<C2sServer>, mut inbox: Inbox, shutdown: CancellationToken) {
     // Made once, and polled only when the inbox is empty: a fresh cancellation future per
     // delivery registered with and left the token's waiters each time (about 1% of a presence
-    // broadcast's instructions). Shutdown is seen once the inbox empties, which it does as the
-    // closing sessions leave their channels.
+    // broadcast's instructions). Shutdown is seen once the inbox empties (the server aborts
+    // this task anyway once its sessions have closed).
     let shutdown = shutdown.cancelled();
     tokio::pin!(shutdown);
     loop {
