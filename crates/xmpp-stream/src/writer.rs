@@ -1,6 +1,7 @@
 //! The writing side of an XML stream: a buffer that serializes elements and is flushed to
 //! the transport when the caller says so, so several stanzas can go out in one write.
 
+use bytes::Bytes;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 use xmpp_core::element::escape_into;
 use xmpp_core::{Element, StreamError, ns};
@@ -22,6 +23,11 @@ const HIGH_WATER: usize = 64 * 1024;
 pub struct XmlWriter<W> {
     inner: W,
     buf: String,
+    /// A serialized stanza queued with nothing before it, kept in its own buffer: when
+    /// nothing follows it before the flush (most deliveries to a session) it is written from
+    /// there, neither copied nor given a buffer of the writer's own. Anything queued after it
+    /// moves it into `buf` first, so `buf` is empty while this is set.
+    alone: Option<Bytes>,
     /// The default namespace of our stream header (RFC 6120 §4.8.2): top-level elements in
     /// it are written without an `xmlns`.
     content_ns: String,
@@ -34,6 +40,7 @@ impl<W: AsyncWrite + Unpin> XmlWriter<W> {
         Self {
             inner,
             buf: String::new(),
+            alone: None,
             content_ns: content_ns.to_owned(),
         }
     }
@@ -43,6 +50,7 @@ impl<W: AsyncWrite + Unpin> XmlWriter<W> {
     /// follow at once.
     pub async fn write_header(&mut self, header: &StreamHeader) -> std::io::Result<()> {
         self.content_ns.clone_from(&header.content_ns);
+        self.spill_alone();
         let b = &mut self.buf;
         b.push_str("<?xml version='1.0'?><stream:stream xmlns='");
         escape_into(b, &header.content_ns, true);
@@ -70,14 +78,33 @@ impl<W: AsyncWrite + Unpin> XmlWriter<W> {
 
     /// Serializes `e` into the buffer without writing anything (for batching).
     pub fn queue_element(&mut self, e: &Element) {
+        self.spill_alone();
         e.write_to(&mut self.buf, &self.content_ns);
     }
 
     /// Queues a stanza that is already serialized, for a stream whose content namespace is
     /// the stanza's implied default (how stanzas travel inside a Starling cluster: serialized
     /// once by the service that decided on them, written as is to every recipient's stream).
-    pub fn queue_serialized(&mut self, xml: &str) {
-        self.buf.push_str(xml);
+    /// Bytes that are not UTF-8 are refused (RFC 6120 §11.6) and nothing is queued.
+    pub fn queue_serialized(&mut self, xml: Bytes) -> Result<(), std::str::Utf8Error> {
+        let text = std::str::from_utf8(&xml)?;
+        if self.buf.is_empty() && self.alone.is_none() {
+            self.alone = Some(xml);
+        } else {
+            self.spill_alone();
+            self.buf.push_str(text);
+        }
+        Ok(())
+    }
+
+    /// Moves a stanza queued alone into the buffer, for something queued after it.
+    fn spill_alone(&mut self) {
+        if let Some(xml) = self.alone.take() {
+            // UTF-8: checked when it was queued.
+            if let Ok(text) = std::str::from_utf8(&xml) {
+                self.buf.push_str(text);
+            }
+        }
     }
 
     /// Queues `e` and flushes.
@@ -89,6 +116,7 @@ impl<W: AsyncWrite + Unpin> XmlWriter<W> {
     /// Queues `s` as is, and flushes. For whitespace keepalives (RFC 6120 §4.6.1) and for
     /// tests that need to send what an element cannot express.
     pub async fn write_raw(&mut self, s: &str) -> std::io::Result<()> {
+        self.spill_alone();
         self.buf.push_str(s);
         self.flush().await
     }
@@ -109,13 +137,14 @@ impl<W: AsyncWrite + Unpin> XmlWriter<W> {
 
     /// Closes our stream with `</stream:stream>` (RFC 6120 §4.4) and flushes.
     pub async fn write_close(&mut self) -> std::io::Result<()> {
+        self.spill_alone();
         self.buf.push_str("</stream:stream>");
         self.flush().await
     }
 
     /// Whether elements are queued that have not been written yet.
     pub fn has_queued_data(&self) -> bool {
-        !self.buf.is_empty()
+        !self.buf.is_empty() || self.alone.is_some()
     }
 
     /// The transport. Anything queued and not flushed is lost.
@@ -141,7 +170,10 @@ impl<W: AsyncWrite + Unpin> XmlWriter<W> {
     }
 
     async fn write_queued(&mut self) -> std::io::Result<()> {
-        if !self.buf.is_empty() {
+        if let Some(xml) = &self.alone {
+            self.inner.write_all(xml).await?;
+            self.alone = None;
+        } else if !self.buf.is_empty() {
             self.inner.write_all(self.buf.as_bytes()).await?;
             // The buffer goes with what it held: an idle stream then holds no write buffer
             // (a session's initial presence and roster burst would otherwise pin a few KiB
@@ -157,7 +189,10 @@ impl<W> std::fmt::Debug for XmlWriter<W> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("XmlWriter")
             .field("content_ns", &self.content_ns)
-            .field("queued", &self.buf.len())
+            .field(
+                "queued",
+                &(self.buf.len() + self.alone.as_ref().map_or(0, Bytes::len)),
+            )
             .finish_non_exhaustive()
     }
 }

@@ -30,16 +30,35 @@ pub enum Outbound {
 
 /// Shared between a session's tasks and everyone holding its handle: the way to end it with a
 /// stream error.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct SessionControl {
     kill: CancellationToken,
     /// Set before `kill` is cancelled: a check that takes no lock, for the writer, which
     /// looks once per stanza (the token's own check locks its node).
     killed: AtomicBool,
     reason: Mutex<Option<StreamError>>,
+    /// The session's queue, woken on termination: its writer, idle, waits on the queue alone
+    /// and looks at `killed` when woken, instead of also polling `kill` (two locks) every
+    /// time it goes idle, which is once per delivery.
+    outbox: Arc<Outbox>,
 }
 
 impl SessionControl {
+    /// The control of the session whose writer drains `outbox`.
+    pub fn new(outbox: Arc<Outbox>) -> Self {
+        Self {
+            kill: CancellationToken::new(),
+            killed: AtomicBool::new(false),
+            reason: Mutex::new(None),
+            outbox,
+        }
+    }
+
+    /// The queue the session's writer drains, which termination wakes.
+    pub fn outbox(&self) -> &Arc<Outbox> {
+        &self.outbox
+    }
+
     /// Ends the session with `error`. The first reason given wins; later calls do nothing.
     pub fn terminate(&self, error: StreamError) {
         {
@@ -51,6 +70,7 @@ impl SessionControl {
         }
         self.killed.store(true, Ordering::Release);
         self.kill.cancel();
+        self.outbox.wake();
     }
 
     /// Resolves once [`SessionControl::terminate`] was called.
@@ -98,13 +118,14 @@ struct ShardView {
 }
 
 impl SessionHandle {
-    /// A handle for the session `jid` writing into `outbox`.
-    pub fn new(jid: Jid, outbox: Arc<Outbox>, control: Arc<SessionControl>) -> Self {
+    /// A handle for the session `jid` writing into the queue of `control`. The handle keeps
+    /// the queue itself too: deliveries reach it without going through the control.
+    pub fn new(jid: Jid, control: Arc<SessionControl>) -> Self {
         static NEXT_ID: AtomicU64 = AtomicU64::new(1);
         Self {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             jid,
-            outbox,
+            outbox: control.outbox().clone(),
             control,
             available: Arc::default(),
             shard_view: Arc::default(),
@@ -327,7 +348,8 @@ mod tests {
 
     fn handle(jid: &str, cap: usize) -> (SessionHandle, Arc<Outbox>) {
         let outbox = Arc::new(Outbox::new(cap));
-        let h = SessionHandle::new(Jid::new(jid).unwrap(), outbox.clone(), Arc::default());
+        let control = Arc::new(SessionControl::new(outbox.clone()));
+        let h = SessionHandle::new(Jid::new(jid).unwrap(), control);
         (h, outbox)
     }
 

@@ -106,10 +106,58 @@ async fn a_large_batch_is_written_out_before_the_flush() {
 async fn a_flushed_writer_holds_no_buffer() {
     let mut w = XmlWriter::new(Vec::new(), ns::JABBER_CLIENT);
     for _ in 0..20 {
-        w.queue_serialized("<presence from='a@example.com/r' to='b@example.com'/>");
+        w.queue_serialized(Bytes::from_static(
+            b"<presence from='a@example.com/r' to='b@example.com'/>",
+        ))
+        .unwrap();
     }
     assert!(w.buf.capacity() >= 20 * 50);
     w.flush().await.unwrap();
     assert_eq!(w.buf.capacity(), 0, "an idle stream keeps no write buffer");
     assert_eq!(written(&w).matches("<presence").count(), 20);
+}
+
+#[tokio::test]
+async fn a_stanza_queued_alone_is_written_from_its_own_buffer() {
+    let mut w = XmlWriter::new(Vec::new(), ns::JABBER_CLIENT);
+    let xml = "<presence from='a@example.com/r' to='b@example.com'/>";
+    w.queue_serialized(Bytes::from_static(xml.as_bytes()))
+        .unwrap();
+    assert!(w.has_queued_data());
+    assert_eq!(w.buf.capacity(), 0, "not copied into the writer's buffer");
+    w.flush().await.unwrap();
+    assert_eq!(written(&w), xml);
+    assert!(!w.has_queued_data());
+    assert_eq!(w.buf.capacity(), 0);
+}
+
+#[tokio::test]
+async fn what_is_queued_after_a_stanza_alone_follows_it_in_order() {
+    let mut w = XmlWriter::new(Vec::new(), ns::JABBER_CLIENT);
+    w.queue_serialized(Bytes::from_static(b"<presence id='1'/>"))
+        .unwrap();
+    w.queue_element(&Element::new("message", ns::JABBER_CLIENT).with_attr("id", "2"));
+    w.queue_serialized(Bytes::from_static(b"<presence id='3'/>"))
+        .unwrap();
+    w.flush().await.unwrap();
+    w.queue_serialized(Bytes::from_static(b"<presence id='4'/>"))
+        .unwrap();
+    w.write_close().await.unwrap();
+    assert_eq!(
+        written(&w),
+        "<presence id='1'/><message id='2'/><presence id='3'/><presence id='4'/></stream:stream>"
+    );
+}
+
+/// RFC 6120 §11.6: a stream is UTF-8; bytes that are not are refused, not written.
+#[tokio::test]
+async fn serialized_bytes_that_are_not_utf8_are_refused() {
+    let mut w = XmlWriter::new(Vec::new(), ns::JABBER_CLIENT);
+    assert!(
+        w.queue_serialized(Bytes::from_static(b"<presence>\xff</presence>"))
+            .is_err()
+    );
+    assert!(!w.has_queued_data());
+    w.flush().await.unwrap();
+    assert_eq!(written(&w), "");
 }

@@ -1,4 +1,5 @@
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -46,14 +47,48 @@ fn a_drained_queue_gives_its_storage_back() {
     for n in 0..40 {
         q.try_push(stanza(n)).unwrap();
     }
-    assert!(q.lock().items.capacity() >= 40);
+    assert!(q.lock().rest.capacity() >= 39);
     while q.try_pop().is_some() {}
     assert_eq!(
-        q.lock().items.capacity(),
+        q.lock().rest.capacity(),
         0,
         "an idle session holds no slots"
     );
     assert!(q.is_empty());
+}
+
+#[test]
+fn one_item_at_a_time_takes_no_storage() {
+    let q = Outbox::new(8);
+    for n in 0..3 {
+        q.try_push(stanza(n)).unwrap();
+        assert_eq!(q.lock().rest.capacity(), 0, "the head has its own slot");
+        assert_eq!(id(q.try_pop()), format!("<message id='{n}'/>"));
+    }
+}
+
+/// Items pushed while the head slot is taken, and while it is empty again but others still
+/// wait, come out in the order they were pushed.
+#[test]
+fn the_head_slot_keeps_the_order() {
+    let q = Outbox::new(8);
+    for n in 0..3 {
+        q.try_push(stanza(n)).unwrap();
+    }
+    assert_eq!(id(q.try_pop()), "<message id='0'/>");
+    q.try_push(stanza(3)).unwrap();
+    assert_eq!(id(q.try_pop()), "<message id='1'/>");
+    assert_eq!(q.len(), 2);
+    q.try_push(stanza(4)).unwrap();
+    for n in 2..5 {
+        assert_eq!(id(q.try_pop()), format!("<message id='{n}'/>"));
+    }
+    assert!(q.try_pop().is_none());
+    // The capacity counts the head too.
+    for n in 0..8 {
+        q.try_push(stanza(n)).unwrap();
+    }
+    assert!(matches!(q.try_push(stanza(8)), Err(PushError::Full(_))));
 }
 
 #[test]
@@ -86,6 +121,35 @@ async fn a_waiting_writer_wakes_for_a_push_and_for_the_close() {
         .unwrap();
     assert_eq!(first, "<message id='7'/>");
     assert!(closed);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_waiting_writer_wakes_to_find_its_stop_condition() {
+    let q = Arc::new(Outbox::new(4));
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = tokio::spawn({
+        let (q, stop) = (q.clone(), stop.clone());
+        async move {
+            q.pop_unless(|| stop.load(Ordering::Acquire))
+                .await
+                .is_none()
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    // A wake without the condition leaves it waiting.
+    q.wake();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    assert!(!writer.is_finished());
+    stop.store(true, Ordering::Release);
+    q.wake();
+    let stopped = tokio::time::timeout(Duration::from_secs(5), writer)
+        .await
+        .expect("the writer woke")
+        .unwrap();
+    assert!(stopped);
+    // Items still come first: the condition ends only an empty wait.
+    q.try_push(stanza(1)).unwrap();
+    assert_eq!(id(q.pop_unless(|| true).await), "<message id='1'/>");
 }
 
 #[tokio::test]

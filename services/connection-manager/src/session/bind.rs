@@ -14,11 +14,11 @@ use crate::outbox::Outbox;
 use crate::registry::{SessionControl, SessionHandle};
 use crate::server::C2sServer;
 
-/// A bound session: its registered handle and the queue its writer drains.
+/// A bound session: its registered handle (whose control holds the queue its writer
+/// drains).
 #[derive(Debug)]
 pub(crate) struct BindOutcome {
     pub(crate) handle: SessionHandle,
-    pub(crate) outbox: Arc<Outbox>,
 }
 
 /// Handles a bind request. `Ok(None)` when the attempt failed with a stanza error that was
@@ -100,8 +100,8 @@ pub(crate) async fn register(
         .with_resource(resource)
         .map_err(|_| Refused::Conflict)?;
     let outbox = Arc::new(Outbox::new(server.config.limits.outbound_queue));
-    let control = Arc::new(SessionControl::default());
-    let handle = SessionHandle::new(jid.clone(), outbox.clone(), control.clone());
+    let control = Arc::new(SessionControl::new(outbox.clone()));
+    let handle = SessionHandle::new(jid.clone(), control.clone());
     let handle = match server.sessions.try_bind(handle.clone()) {
         Ok(()) => handle,
         Err(existing) => match server.config.resource_conflict {
@@ -110,7 +110,7 @@ pub(crate) async fn register(
                 let jid = account
                     .with_resource(&resource)
                     .map_err(|_| Refused::Conflict)?;
-                let handle = SessionHandle::new(jid, outbox.clone(), control);
+                let handle = SessionHandle::new(jid, control);
                 server.sessions.replace(handle.clone());
                 handle
             }
@@ -120,7 +120,7 @@ pub(crate) async fn register(
                     StreamErrorCondition::Conflict,
                     "another session bound this resource",
                 ));
-                let handle = SessionHandle::new(jid, outbox.clone(), control);
+                let handle = SessionHandle::new(jid, control);
                 server.sessions.replace(handle.clone());
                 handle
             }
@@ -133,7 +133,7 @@ pub(crate) async fn register(
         server.sessions.unbind(handle.jid(), handle.id());
         return Err(Refused::Unavailable);
     }
-    Ok(BindOutcome { handle, outbox })
+    Ok(BindOutcome { handle })
 }
 
 /// Undoes [`register`] when the client could not be told of its binding.

@@ -43,7 +43,6 @@ pub(crate) async fn serve_connection(
     let handle = bound.handle;
     let writer_task = tokio::spawn(writer::run_writer(
         writer,
-        bound.outbox,
         handle.control().clone(),
         server.config.limits.keepalive(),
     ));

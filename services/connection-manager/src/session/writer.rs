@@ -24,15 +24,15 @@ const MAX_BATCH: usize = 64;
 /// How long a closing write may take before the connection is simply dropped.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Writes queued stanzas until the queue ends or the session is terminated, then closes
-/// the queue.
+/// Writes the stanzas queued in `control`'s queue (the one its termination wakes) until
+/// the queue ends or the session is terminated, then closes the queue.
 pub(crate) async fn run_writer(
     writer: Writer,
-    outbox: Arc<Outbox>,
     control: Arc<SessionControl>,
     keepalive: Option<Duration>,
 ) {
-    write_queued(writer, &outbox, &control, keepalive).await;
+    let outbox = control.outbox();
+    write_queued(writer, outbox, &control, keepalive).await;
     outbox.close();
 }
 
@@ -47,14 +47,17 @@ async fn write_queued(
     let terminated = control.terminated();
     tokio::pin!(terminated);
     let mut keepalive = keepalive.map(Keepalive::new);
-    // The queue is looked at before the termination future, and that future is polled only
-    // when the queue or the socket makes the writer wait: polling it takes two locks, and a
-    // busy session's writer wakes once per stanza. The flag is checked on every turn, so a
-    // terminated session writes at most the batch it had already taken.
+    // Idle, the writer waits on its queue, which termination wakes ([`SessionControl`]); the
+    // termination future (two locks a poll) is polled only while the socket makes it wait.
+    // The flag is checked on every turn, so a terminated session writes at most the batch it
+    // had already taken.
     while !control.is_terminated() {
         tokio::select! {
             biased;
-            item = outbox.pop() => {
+            item = outbox.pop_unless(|| control.is_terminated()) => {
+                if item.is_none() && control.is_terminated() {
+                    break;
+                }
                 let mut end = !queue(&mut writer, item);
                 let mut batched = 1;
                 while !end && batched < MAX_BATCH {
@@ -80,7 +83,6 @@ async fn write_queued(
                     keepalive.wrote();
                 }
             }
-            () = &mut terminated => break,
             quiet = Keepalive::due(&mut keepalive) => if quiet {
                 tokio::select! {
                     biased;
@@ -159,10 +161,11 @@ impl Drop for StopOnDrop {
 fn queue(writer: &mut Writer, item: Option<Outbound>) -> bool {
     match item {
         Some(Outbound::Stanza(e)) => writer.queue_element(&e),
-        Some(Outbound::Serialized(xml)) => match std::str::from_utf8(&xml) {
-            Ok(xml) => writer.queue_serialized(xml),
-            Err(_) => tracing::warn!("dropping a delivery that is not UTF-8"),
-        },
+        Some(Outbound::Serialized(xml)) => {
+            if writer.queue_serialized(xml).is_err() {
+                tracing::warn!("dropping a delivery that is not UTF-8");
+            }
+        }
         Some(Outbound::End) | None => return false,
     }
     true
@@ -178,6 +181,7 @@ mod tests {
     use xmpp_stream::{Transport, XmlWriter};
 
     use super::*;
+    use crate::outbox::PushError;
 
     /// A writer over a loopback connection, and the peer's end as a plain non-blocking
     /// socket, read without the runtime (whose paused clock would jump while it waited).
@@ -213,14 +217,9 @@ mod tests {
     async fn keepalives_go_out_only_after_a_quiet_interval() {
         let (writer, mut peer) = writer().await;
         let outbox = Arc::new(Outbox::new(16));
-        let control = Arc::new(SessionControl::default());
+        let control = Arc::new(SessionControl::new(outbox.clone()));
         let keepalive = Some(Duration::from_secs(10));
-        let task = tokio::spawn(run_writer(
-            writer,
-            outbox.clone(),
-            control.clone(),
-            keepalive,
-        ));
+        let task = tokio::spawn(run_writer(writer, control.clone(), keepalive));
         let presence = || Outbound::Serialized(Bytes::from_static(b"<presence/>"));
         // A stanza every 6 s for 30 s, then 9 s of quiet: no keepalive yet.
         for _ in 0..5 {
@@ -247,5 +246,38 @@ mod tests {
         control.terminate(StreamError::new(StreamErrorCondition::SystemShutdown));
         task.await.unwrap();
         assert!(received(&mut peer).contains("<system-shutdown"));
+    }
+
+    /// An idle writer waits on its queue alone; termination wakes it there, and the reason
+    /// goes out as a stream error (RFC 6120 §4.9.1.1) before the stream's close.
+    #[tokio::test(start_paused = true)]
+    async fn terminating_an_idle_session_wakes_its_writer() {
+        let (writer, mut peer) = writer().await;
+        let outbox = Arc::new(Outbox::new(16));
+        let control = Arc::new(SessionControl::new(outbox.clone()));
+        let task = tokio::spawn(run_writer(writer, control.clone(), None));
+        outbox
+            .try_push(Outbound::Serialized(Bytes::from_static(b"<presence/>")))
+            .unwrap();
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert_eq!(received(&mut peer), "<presence/>");
+        assert!(!task.is_finished());
+
+        control.terminate(StreamError::new(StreamErrorCondition::Conflict));
+        // The paused clock jumps to the deadline if nothing else can run: a writer that did
+        // not wake fails here instead of hanging the test.
+        tokio::time::timeout(Duration::from_secs(5), task)
+            .await
+            .expect("the idle writer woke for the termination")
+            .unwrap();
+        let rest = received(&mut peer);
+        assert!(
+            rest.starts_with("<stream:error><conflict ") && rest.ends_with("</stream:stream>"),
+            "{rest}"
+        );
+        assert!(matches!(
+            outbox.try_push(Outbound::End),
+            Err(PushError::Closed(_))
+        ));
     }
 }
