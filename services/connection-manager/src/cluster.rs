@@ -367,26 +367,34 @@ pub async fn run_inbox(server: Arc<C2sServer>, mut inbox: Inbox, shutdown: Cance
 /// while it was still bound). Queuing never waits (a full queue ends its session), so it is
 /// done under the registry's lock.
 fn deliver(sessions: &SessionRegistry, metrics: &Metrics, delivery: Delivery) {
-    let kind = stanza_kind(&delivery.xml);
-    let write = |session: &SessionHandle| {
-        if session.deliver_serialized(delivery.xml.clone()) {
-            metrics.stanza_out(kind);
-        }
-    };
-    sessions.with_sessions_of_normalized(&delivery.user, |local| match &delivery.target {
+    let Delivery {
+        user, target, xml, ..
+    } = delivery;
+    let kind = stanza_kind(&xml);
+    let wanted = |session: &SessionHandle| match &target {
         Some(Target::Resources(resources)) => {
-            for session in local {
-                if resources.jids.iter().any(|j| j == session.jid().as_str()) {
-                    write(session);
-                }
+            resources.jids.iter().any(|j| j == session.jid().as_str())
+        }
+        Some(Target::Available(_)) => session.is_available(),
+        None => false,
+    };
+    sessions.with_sessions_of_normalized(&user, |local| {
+        let mut recipients = local.iter().filter(|s| wanted(s)).peekable();
+        let mut xml = Some(xml);
+        while let Some(session) = recipients.next() {
+            // The last recipient (usually the only one) takes the bytes themselves: a clone
+            // of bytes that came as a `Vec` allocates a shared header for them.
+            let bytes = if recipients.peek().is_some() {
+                xml.clone()
+            } else {
+                xml.take()
+            };
+            if let Some(bytes) = bytes
+                && session.deliver_serialized(bytes)
+            {
+                metrics.stanza_out(kind);
             }
         }
-        Some(Target::Available(_)) => {
-            for session in local.iter().filter(|s| s.is_available()) {
-                write(session);
-            }
-        }
-        None => {}
     });
 }
 
@@ -401,3 +409,6 @@ fn stanza_kind(xml: &[u8]) -> &'static str {
         "iq"
     }
 }
+
+#[cfg(test)]
+mod tests;
