@@ -6,21 +6,21 @@
 //! XEP-0199 ping to answer). The stream reader of xmpp-stream, which the login uses, checks
 //! and builds every element in full, namespaces resolved; that was about a third of the
 //! generator's CPU at 57,000 deliveries/s, as much as everything else on its receive side
-//! but the kernel. Here a non-namespace quick-xml reader runs over the received bytes, one
-//! borrowed event at a time.
+//! but the kernel. Here the received bytes are scanned markup by markup for the nesting of
+//! elements, the top-level tag and its children's tags (their attributes read with
+//! quick-xml's attribute parser), borrowing from the buffer.
 //!
 //! What it gives up: namespaces are matched by the `xmlns` (or `xmlns:p` for a prefixed
 //! name) attribute on the element itself, which is how servers forward an extension element
 //! (RFC 6120 §8.4); a stamp whose namespace is declared further up is not recognised, and its
 //! delivery counts as missing rather than passing unseen. The server's XML is otherwise
-//! trusted to be well formed: what quick-xml cannot read is waited on as an incomplete
-//! element until [`MAX_ELEMENT`] bytes, then ends the session.
+//! trusted to be well formed (end tags are not matched to start tags, entities are not
+//! checked): what cannot be read as markup is waited on as an incomplete element until
+//! [`MAX_ELEMENT`] bytes, then ends the session.
 
 use std::borrow::Cow;
 
-use quick_xml::Reader;
 use quick_xml::events::attributes::Attributes;
-use quick_xml::events::{BytesStart, Event};
 
 use crate::stamp::{NS as STAMP_NS, Stamp};
 
@@ -146,74 +146,122 @@ enum Scan<'a> {
 }
 
 /// Reads one top-level element from the start of `text` (which starts with markup or is
-/// empty).
+/// empty), markup by markup: the elements' nesting, the top-level tag, its children's tags
+/// and the stamp's text are all it looks at. (A quick-xml reader over the same bytes made an
+/// event of every tag and text, checking each one's UTF-8 again: about 10,000 instructions
+/// per presence, more than half of the generator's own work per delivery.)
 fn scan(text: &str) -> Scan<'_> {
-    let mut reader = Reader::from_str(text);
-    let config = reader.config_mut();
-    config.allow_unmatched_ends = true;
-    config.check_end_names = false;
+    let bytes = text.as_bytes();
     let mut stanza = Stanza::default();
     let mut depth = 0usize;
     // Inside the stamp: its sequence number, waiting for the text.
     let mut stamp_seq: Option<u64> = None;
+    let mut at = 0;
     loop {
-        let event = match reader.read_event() {
-            Ok(event) => event,
-            // A tag cut off by the end of what was received, or markup quick-xml cannot
-            // read: wait for more, up to MAX_ELEMENT.
-            Err(_) => return Scan::Incomplete,
+        let Some(&first) = bytes.get(at) else {
+            return Scan::Incomplete;
         };
-        let empty = matches!(event, Event::Empty(_));
-        match event {
-            Event::Start(tag) | Event::Empty(tag) if depth == 0 => {
-                // The tag is at the start of `text` (`<` name attributes [`/`] `>`): its
-                // attributes are read from there, so that they borrow `text`.
-                let end = position(&reader);
-                let inner = text.get(1..end.saturating_sub(1)).unwrap_or_default();
-                let inner = if empty {
-                    inner.strip_suffix('/').unwrap_or(inner)
-                } else {
-                    inner
+        if first != b'<' {
+            if depth == 0 {
+                return Scan::Text;
+            }
+            // Character data up to the next markup; only the stamp's is read.
+            let Some(len) = text[at..].find('<') else {
+                return Scan::Incomplete;
+            };
+            if depth == 2
+                && let Some(seq) = stamp_seq.take()
+            {
+                stanza.stamp =
+                    number(text[at..at + len].trim()).map(|sent_us| Stamp { seq, sent_us });
+            }
+            at += len;
+            continue;
+        }
+        match bytes.get(at + 1) {
+            None => return Scan::Incomplete,
+            Some(b'/') => {
+                let Some(close) = text[at..].find('>') else {
+                    return Scan::Incomplete;
                 };
-                read_top(inner, tag.name().as_ref().len(), &mut stanza);
-                if empty {
+                let end = at + close + 1;
+                if depth == 0 {
+                    return Scan::Close(end);
+                }
+                depth -= 1;
+                stamp_seq = None;
+                if depth == 0 {
                     return Scan::Element(end, stanza);
                 }
-                depth = 1;
+                at = end;
             }
-            Event::Start(tag) | Event::Empty(tag) => {
-                if depth == 1 {
-                    stanza.ping |= is(&tag, "ping", PING_NS);
-                    if !empty && is(&tag, "ts", STAMP_NS) {
-                        stamp_seq = attr(&tag, "seq").and_then(number);
+            // Comments, CDATA sections, processing instructions: skipped whole (a stamp
+            // written as CDATA is not read, as before).
+            Some(b'!' | b'?') => {
+                let rest = &text[at..];
+                let terminator = if rest.starts_with("<!--") {
+                    "-->"
+                } else if rest.starts_with("<![CDATA[") {
+                    "]]>"
+                } else if rest.starts_with("<?") {
+                    "?>"
+                } else {
+                    ">"
+                };
+                let Some(found) = rest.find(terminator) else {
+                    return Scan::Incomplete;
+                };
+                at += found + terminator.len();
+            }
+            Some(_) => {
+                let Some(close) = tag_end(&bytes[at..]) else {
+                    return Scan::Incomplete;
+                };
+                let end = at + close + 1;
+                let inner = &text[at + 1..end - 1];
+                let (inner, empty) = match inner.strip_suffix('/') {
+                    Some(inner) => (inner, true),
+                    None => (inner, false),
+                };
+                let name_len = inner
+                    .find(|c: char| c.is_ascii_whitespace())
+                    .unwrap_or(inner.len());
+                if name_len == 0 {
+                    // Not a tag: never ends, as markup a reader cannot read.
+                    return Scan::Incomplete;
+                }
+                if depth == 0 {
+                    read_top(inner, name_len, &mut stanza);
+                    if empty {
+                        return Scan::Element(end, stanza);
+                    }
+                } else if depth == 1 {
+                    stanza.ping |= is(inner, name_len, "ping", PING_NS);
+                    if !empty && is(inner, name_len, "ts", STAMP_NS) {
+                        stamp_seq = attr(inner, name_len, "seq").and_then(number);
                     }
                 }
                 if !empty {
                     depth += 1;
                 }
+                at = end;
             }
-            Event::Text(text) if depth == 2 => {
-                if let Some(seq) = stamp_seq.take() {
-                    stanza.stamp = number(text.trim()).map(|sent_us| Stamp { seq, sent_us });
-                }
-            }
-            Event::Text(_) if depth == 0 => return Scan::Text,
-            Event::End(_) if depth == 0 => return Scan::Close(position(&reader)),
-            Event::End(_) => {
-                depth -= 1;
-                stamp_seq = None;
-                if depth == 0 {
-                    return Scan::Element(position(&reader), stanza);
-                }
-            }
-            Event::Eof => return Scan::Incomplete,
-            _ => {}
         }
     }
 }
 
-fn position(reader: &Reader<&[u8]>) -> usize {
-    usize::try_from(reader.buffer_position()).unwrap_or(usize::MAX)
+/// Where the tag at the start of `tag` (`<` ...) ends: its `>`, outside attribute values.
+fn tag_end(tag: &[u8]) -> Option<usize> {
+    let mut quote = None;
+    for (i, &b) in tag.iter().enumerate().skip(1) {
+        match (quote, b) {
+            (None, b'\'' | b'"') => quote = Some(b),
+            (None, b'>') => return Some(i),
+            (Some(q), _) if q == b => quote = None,
+            _ => {}
+        }
+    }
+    None
 }
 
 /// Reads the top-level element's name and the attributes the generator uses from `raw`, the
@@ -241,26 +289,28 @@ fn attributes(raw: &str, name_len: usize) -> impl Iterator<Item = (&str, &str)> 
     })
 }
 
-/// Whether `tag` is `{ns}local`: its local name, and `xmlns` (or `xmlns:prefix` for its
-/// prefix) on the tag itself.
-fn is(tag: &BytesStart<'_>, local: &str, ns: &str) -> bool {
-    let name = tag.name();
-    if name.local_name().as_ref() != local {
+/// Whether the tag `raw` (its text between `<` and `>`, name first) is `{ns}local`: its local
+/// name, and `xmlns` (or `xmlns:prefix` for its prefix) on the tag itself.
+fn is(raw: &str, name_len: usize, local: &str, ns: &str) -> bool {
+    let name = &raw[..name_len];
+    let (prefix, name_local) = match name.split_once(':') {
+        Some((prefix, name_local)) => (Some(prefix), name_local),
+        None => (None, name),
+    };
+    if name_local != local {
         return false;
     }
-    let prefix = name.prefix();
-    let declares = |key: &str| match (key.strip_prefix("xmlns"), &prefix) {
+    let declares = |key: &str| match (key.strip_prefix("xmlns"), prefix) {
         (Some(""), None) => true,
-        (Some(rest), Some(p)) => rest.strip_prefix(':') == Some(p.as_ref()),
+        (Some(rest), Some(p)) => rest.strip_prefix(':') == Some(p),
         _ => false,
     };
-    attributes(tag, name.as_ref().len()).any(|(key, value)| declares(key) && value == ns)
+    attributes(raw, name_len).any(|(key, value)| declares(key) && value == ns)
 }
 
-/// An attribute's value as written.
-fn attr<'t>(tag: &'t BytesStart<'_>, key: &str) -> Option<&'t str> {
-    let raw: &'t str = tag;
-    attributes(raw, tag.name().as_ref().len())
+/// An attribute's value as written, in the tag `raw`.
+fn attr<'t>(raw: &'t str, name_len: usize, key: &str) -> Option<&'t str> {
+    attributes(raw, name_len)
         .find(|(k, _)| *k == key)
         .map(|(_, v)| v)
 }

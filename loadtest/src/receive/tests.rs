@@ -185,3 +185,25 @@ fn read_bytes_are_dropped_when_room_is_made() {
     }
     assert!(r.spare(0).is_empty());
 }
+
+/// XML §3.1: `>` and `/` may stand in attribute values; a tag ends at the first `>` outside
+/// them. Nested children, comments and CDATA sections do not end the element early.
+#[test]
+fn tags_end_outside_attribute_values_and_nesting_is_followed() {
+    let mut r = received(
+        "<message from='user1@localhost/a>b' id=\"x/>y\" type='chat'>\
+         <body>a &lt; b</body><x><y><z/></y></x><!-- </message> -->\
+         <![CDATA[</message>]]>\
+         <ts xmlns='urn:starling:loadtest' seq='9'>10</ts></message>\
+         <presence from='user2@localhost/load' type='unavailable'/>",
+    );
+    assert_eq!(
+        drain(&mut r),
+        [
+            "message type=Some(\"chat\") from=Some(\"user1@localhost/a>b\") id=Some(\"x/>y\") \
+             stamp=Some((9, 10)) ping=false",
+            "presence type=Some(\"unavailable\") from=Some(\"user2@localhost/load\") id=None \
+             stamp=None ping=false"
+        ]
+    );
+}
