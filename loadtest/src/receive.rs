@@ -7,20 +7,21 @@
 //! and builds every element in full, namespaces resolved; that was about a third of the
 //! generator's CPU at 57,000 deliveries/s, as much as everything else on its receive side
 //! but the kernel. Here the received bytes are scanned markup by markup for the nesting of
-//! elements, the top-level tag and its children's tags (their attributes read with
-//! quick-xml's attribute parser), borrowing from the buffer.
+//! elements, the top-level tag and its children's tags (their attributes read in place), and
+//! a complete element is checked to be UTF-8 once, its parts then borrowed from the buffer.
 //!
 //! What it gives up: namespaces are matched by the `xmlns` (or `xmlns:p` for a prefixed
 //! name) attribute on the element itself, which is how servers forward an extension element
 //! (RFC 6120 §8.4); a stamp whose namespace is declared further up is not recognised, and its
 //! delivery counts as missing rather than passing unseen. The server's XML is otherwise
 //! trusted to be well formed (end tags are not matched to start tags, entities are not
-//! checked): what cannot be read as markup is waited on as an incomplete element until
-//! [`MAX_ELEMENT`] bytes, then ends the session.
+//! checked, a tag's attributes are read up to the first that is not `key='value'`): what
+//! cannot be read as markup is waited on as an incomplete element until [`MAX_ELEMENT`]
+//! bytes, then ends the session.
 
-use std::borrow::Cow;
+use std::ops::Range;
 
-use quick_xml::events::attributes::Attributes;
+use memchr::{memchr, memchr3, memmem};
 
 use crate::stamp::{NS as STAMP_NS, Stamp};
 
@@ -105,25 +106,21 @@ impl Received {
     /// The next item of what was received. A [`Item::Stanza`] borrows the buffer until the
     /// next call.
     pub fn next_item(&mut self) -> Result<Item<'_>, Broken> {
-        let rest = &self.buf[self.start..];
-        let ws = rest
+        let ws = self.buf[self.start..]
             .iter()
             .take_while(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
             .count();
         self.start += ws;
-        let rest = match std::str::from_utf8(&self.buf[self.start..]) {
-            Ok(text) => text,
-            // A character cut off by the end of what was received: read up to it.
-            Err(e) if e.error_len().is_none() => {
-                std::str::from_utf8(&self.buf[self.start..self.start + e.valid_up_to()])
-                    .unwrap_or_default()
-            }
-            Err(_) => return Err(Broken::NotUtf8),
-        };
+        let start = self.start;
+        let rest = &self.buf[start..];
         match scan(rest) {
-            Scan::Element(len, stanza) => {
+            Scan::Element(len, marks) => {
                 self.start += len;
-                Ok(Item::Stanza(stanza))
+                // Only a complete element is checked, once: a character cut off by the end
+                // of what was received is never looked at before its rest arrives.
+                let text = std::str::from_utf8(&self.buf[start..start + len])
+                    .map_err(|_| Broken::NotUtf8)?;
+                Ok(Item::Stanza(marks.stanza(text)))
             }
             Scan::Close(len) => {
                 self.start += len;
@@ -136,24 +133,53 @@ impl Received {
     }
 }
 
-enum Scan<'a> {
-    /// An element of this many bytes.
-    Element(usize, Stanza<'a>),
+enum Scan {
+    /// An element of this many bytes, and where in it the parts of its [`Stanza`] are.
+    Element(usize, Marks),
     /// The stream's end tag, of this many bytes.
     Close(usize),
     Incomplete,
     Text,
 }
 
-/// Reads one top-level element from the start of `text` (which starts with markup or is
+/// Where a scanned element's [`Stanza`] parts are, as byte ranges of the element: the scan
+/// reads bytes, and the element is checked to be UTF-8 only once it is complete. Each range
+/// starts and ends next to ASCII markup (`<`, whitespace, `=`, quotes), so in UTF-8 text it
+/// is on character boundaries.
+#[derive(Default)]
+struct Marks {
+    name: Range<usize>,
+    kind: Option<Range<usize>>,
+    from: Option<Range<usize>>,
+    id: Option<Range<usize>>,
+    stamp: Option<Stamp>,
+    ping: bool,
+}
+
+impl Marks {
+    fn stanza(self, text: &str) -> Stanza<'_> {
+        let part = |r: Range<usize>| text.get(r).unwrap_or_default();
+        Stanza {
+            name: part(self.name),
+            kind: self.kind.map(part),
+            from: self.from.map(part),
+            id: self.id.map(part),
+            stamp: self.stamp,
+            ping: self.ping,
+        }
+    }
+}
+
+/// Reads one top-level element from the start of `bytes` (which starts with markup or is
 /// empty), markup by markup: the elements' nesting, the top-level tag, its children's tags
-/// and the stamp's text are all it looks at. (A quick-xml reader over the same bytes made an
-/// event of every tag and text, checking each one's UTF-8 again: about 5,600 instructions
-/// per presence, a third of the generator's instructions per delivery, kernel included;
-/// `loadtest/results/presence-n10000-k20/generator-scan/`.)
-fn scan(text: &str) -> Scan<'_> {
-    let bytes = text.as_bytes();
-    let mut stanza = Stanza::default();
+/// and the stamp's text are all it looks at, each found with `memchr`'s vectorized search.
+/// (A quick-xml reader over the same bytes made an event of every tag and text, checking
+/// each one's UTF-8 again: about 5,600 instructions per presence for the events alone. A
+/// first scan of its own, over `str` with quick-xml's attribute parser, took about 8,000 per
+/// presence for all of [`Received::next_item`]; this one about 4,600.
+/// `loadtest/results/presence-n10000-k20/generator-scan/` and `generator-bytes/`.)
+fn scan(bytes: &[u8]) -> Scan {
+    let mut marks = Marks::default();
     let mut depth = 0usize;
     // Inside the stamp: its sequence number, waiting for the text.
     let mut stamp_seq: Option<u64> = None;
@@ -167,14 +193,14 @@ fn scan(text: &str) -> Scan<'_> {
                 return Scan::Text;
             }
             // Character data up to the next markup; only the stamp's is read.
-            let Some(len) = text[at..].find('<') else {
+            let Some(len) = memchr(b'<', &bytes[at..]) else {
                 return Scan::Incomplete;
             };
             if depth == 2
                 && let Some(seq) = stamp_seq.take()
             {
-                stanza.stamp =
-                    number(text[at..at + len].trim()).map(|sent_us| Stamp { seq, sent_us });
+                marks.stamp =
+                    number(bytes[at..at + len].trim_ascii()).map(|sent_us| Stamp { seq, sent_us });
             }
             at += len;
             continue;
@@ -182,7 +208,7 @@ fn scan(text: &str) -> Scan<'_> {
         match bytes.get(at + 1) {
             None => return Scan::Incomplete,
             Some(b'/') => {
-                let Some(close) = text[at..].find('>') else {
+                let Some(close) = memchr(b'>', &bytes[at..]) else {
                     return Scan::Incomplete;
                 };
                 let end = at + close + 1;
@@ -192,24 +218,24 @@ fn scan(text: &str) -> Scan<'_> {
                 depth -= 1;
                 stamp_seq = None;
                 if depth == 0 {
-                    return Scan::Element(end, stanza);
+                    return Scan::Element(end, marks);
                 }
                 at = end;
             }
             // Comments, CDATA sections, processing instructions: skipped whole (a stamp
             // written as CDATA is not read, as before).
             Some(b'!' | b'?') => {
-                let rest = &text[at..];
-                let terminator = if rest.starts_with("<!--") {
-                    "-->"
-                } else if rest.starts_with("<![CDATA[") {
-                    "]]>"
-                } else if rest.starts_with("<?") {
-                    "?>"
+                let rest = &bytes[at..];
+                let terminator: &[u8] = if rest.starts_with(b"<!--") {
+                    b"-->"
+                } else if rest.starts_with(b"<![CDATA[") {
+                    b"]]>"
+                } else if rest.starts_with(b"<?") {
+                    b"?>"
                 } else {
-                    ">"
+                    b">"
                 };
-                let Some(found) = rest.find(terminator) else {
+                let Some(found) = memmem::find(rest, terminator) else {
                     return Scan::Incomplete;
                 };
                 at += found + terminator.len();
@@ -219,27 +245,30 @@ fn scan(text: &str) -> Scan<'_> {
                     return Scan::Incomplete;
                 };
                 let end = at + close + 1;
-                let inner = &text[at + 1..end - 1];
-                let (inner, empty) = match inner.strip_suffix('/') {
-                    Some(inner) => (inner, true),
-                    None => (inner, false),
+                let (inner, empty) = match &bytes[at + 1..end - 1] {
+                    [inner @ .., b'/'] => (inner, true),
+                    inner => (inner, false),
                 };
                 let name_len = inner
-                    .find(|c: char| c.is_ascii_whitespace())
+                    .iter()
+                    .position(u8::is_ascii_whitespace)
                     .unwrap_or(inner.len());
                 if name_len == 0 {
                     // Not a tag: never ends, as markup a reader cannot read.
                     return Scan::Incomplete;
                 }
                 if depth == 0 {
-                    read_top(inner, name_len, &mut stanza);
+                    read_top(inner, at + 1, name_len, &mut marks);
                     if empty {
-                        return Scan::Element(end, stanza);
+                        return Scan::Element(end, marks);
                     }
                 } else if depth == 1 {
-                    stanza.ping |= is(inner, name_len, "ping", PING_NS);
-                    if !empty && is(inner, name_len, "ts", STAMP_NS) {
-                        stamp_seq = attr(inner, name_len, "seq").and_then(number);
+                    match local_name(&inner[..name_len]) {
+                        b"ping" => marks.ping |= declares(inner, name_len, PING_NS),
+                        b"ts" if !empty && declares(inner, name_len, STAMP_NS) => {
+                            stamp_seq = attr(inner, name_len, b"seq").and_then(number);
+                        }
+                        _ => {}
                     }
                 }
                 if !empty {
@@ -253,71 +282,108 @@ fn scan(text: &str) -> Scan<'_> {
 
 /// Where the tag at the start of `tag` (`<` ...) ends: its `>`, outside attribute values.
 fn tag_end(tag: &[u8]) -> Option<usize> {
-    let mut quote = None;
-    for (i, &b) in tag.iter().enumerate().skip(1) {
-        match (quote, b) {
-            (None, b'\'' | b'"') => quote = Some(b),
-            (None, b'>') => return Some(i),
-            (Some(q), _) if q == b => quote = None,
-            _ => {}
+    let mut at = 1;
+    loop {
+        let i = at + memchr3(b'>', b'\'', b'"', tag.get(at..)?)?;
+        match tag[i] {
+            b'>' => return Some(i),
+            quote => at = i + 1 + memchr(quote, &tag[i + 1..])? + 1,
         }
     }
-    None
 }
 
-/// Reads the top-level element's name and the attributes the generator uses from `raw`, the
-/// tag's text between `<` and `>` (or `/>`).
-fn read_top<'a>(raw: &'a str, name_len: usize, stanza: &mut Stanza<'a>) {
-    stanza.name = raw.get(..name_len).unwrap_or_default();
+/// Marks the top-level element's name and the attributes the generator uses, from `raw`,
+/// the tag's bytes between `<` and `>` (or `/>`), which start at `offset` in the element.
+fn read_top(raw: &[u8], offset: usize, name_len: usize, marks: &mut Marks) {
+    let shift = |r: Range<usize>| r.start + offset..r.end + offset;
+    marks.name = shift(0..name_len);
     for (key, value) in attributes(raw, name_len) {
         match key {
-            "type" => stanza.kind = Some(value),
-            "from" => stanza.from = Some(value),
-            "id" => stanza.id = Some(value),
+            b"type" => marks.kind = Some(shift(value)),
+            b"from" => marks.from = Some(shift(value)),
+            b"id" => marks.id = Some(shift(value)),
             _ => {}
         }
     }
 }
 
-/// The attributes after the name in `raw` (a tag's text between `<` and `>`), with their
-/// values as written, borrowed from it.
-fn attributes(raw: &str, name_len: usize) -> impl Iterator<Item = (&str, &str)> {
-    let mut attributes = Attributes::new(raw, name_len);
-    attributes.with_checks(false);
-    attributes.flatten().filter_map(|a| match a.value {
-        Cow::Borrowed(v) => Some((a.key.into_inner(), v)),
-        Cow::Owned(_) => None,
-    })
+/// The attributes after the name in `raw` (a tag's bytes between `<` and `>`): each key,
+/// and where its value is in `raw`, as written (between its quotes, not unescaped).
+/// Reading stops at the first thing that is not `key = 'value'` (XML §3.1, whitespace
+/// allowed around `=`).
+fn attributes(raw: &[u8], name_len: usize) -> Attributes<'_> {
+    Attributes { raw, at: name_len }
 }
 
-/// Whether the tag `raw` (its text between `<` and `>`, name first) is `{ns}local`: its local
-/// name, and `xmlns` (or `xmlns:prefix` for its prefix) on the tag itself.
-fn is(raw: &str, name_len: usize, local: &str, ns: &str) -> bool {
-    let name = &raw[..name_len];
-    let (prefix, name_local) = match name.split_once(':') {
-        Some((prefix, name_local)) => (Some(prefix), name_local),
-        None => (None, name),
-    };
-    if name_local != local {
-        return false;
+struct Attributes<'a> {
+    raw: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Iterator for Attributes<'a> {
+    type Item = (&'a [u8], Range<usize>);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let raw = self.raw;
+        let skip_ws = |mut at: usize| {
+            while raw.get(at)?.is_ascii_whitespace() {
+                at += 1;
+            }
+            Some(at)
+        };
+        let parsed = (|| {
+            let key_start = skip_ws(self.at)?;
+            let key_len = raw[key_start..]
+                .iter()
+                .position(|b| *b == b'=' || b.is_ascii_whitespace())?;
+            let eq = skip_ws(key_start + key_len)?;
+            if raw[eq] != b'=' {
+                return None;
+            }
+            let open = skip_ws(eq + 1)?;
+            let quote = raw[open];
+            if quote != b'\'' && quote != b'"' {
+                return None;
+            }
+            let len = memchr(quote, &raw[open + 1..])?;
+            Some((key_start..key_start + key_len, open + 1..open + 1 + len))
+        })();
+        let Some((key, value)) = parsed else {
+            self.at = raw.len();
+            return None;
+        };
+        self.at = value.end + 1;
+        Some((&raw[key], value))
     }
-    let declares = |key: &str| match (key.strip_prefix("xmlns"), prefix) {
-        (Some(""), None) => true,
-        (Some(rest), Some(p)) => rest.strip_prefix(':') == Some(p),
+}
+
+/// A qualified name's local part (after its prefix's colon, if any).
+fn local_name(name: &[u8]) -> &[u8] {
+    memchr(b':', name).map_or(name, |colon| &name[colon + 1..])
+}
+
+/// Whether the tag `raw` (its bytes between `<` and `>`, name first) puts its name in `ns`:
+/// `xmlns` (or `xmlns:prefix` for its prefix) on the tag itself.
+fn declares(raw: &[u8], name_len: usize, ns: &str) -> bool {
+    let name = &raw[..name_len];
+    let prefix = memchr(b':', name).map(|colon| &name[..colon]);
+    let names_ns = |key: &[u8]| match (key.strip_prefix(b"xmlns"), prefix) {
+        (Some(rest), None) => rest.is_empty(),
+        (Some(rest), Some(p)) => rest.strip_prefix(b":") == Some(p),
         _ => false,
     };
-    attributes(raw, name_len).any(|(key, value)| declares(key) && value == ns)
+    attributes(raw, name_len).any(|(key, value)| names_ns(key) && &raw[value] == ns.as_bytes())
 }
 
 /// An attribute's value as written, in the tag `raw`.
-fn attr<'t>(raw: &'t str, name_len: usize, key: &str) -> Option<&'t str> {
+fn attr<'t>(raw: &'t [u8], name_len: usize, key: &[u8]) -> Option<&'t [u8]> {
     attributes(raw, name_len)
         .find(|(k, _)| *k == key)
-        .map(|(_, v)| v)
+        .map(|(_, v)| &raw[v])
 }
 
-fn number(text: &str) -> Option<u64> {
-    text.parse().ok()
+fn number(digits: &[u8]) -> Option<u64> {
+    std::str::from_utf8(digits).ok()?.parse().ok()
 }
 
 #[cfg(test)]

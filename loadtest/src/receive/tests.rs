@@ -8,6 +8,11 @@ fn received(text: &str) -> Received {
     Received::new(text.as_bytes().to_vec())
 }
 
+/// Receives `bytes`, as a read from the transport would.
+fn push(r: &mut Received, bytes: &[u8]) {
+    r.spare(bytes.len()).extend_from_slice(bytes);
+}
+
 /// Everything readable from `r` now, up to the first `NeedMore`.
 fn drain(r: &mut Received) -> Vec<String> {
     let mut out = Vec::new();
@@ -53,7 +58,7 @@ fn an_element_split_anywhere_is_read_once_when_complete() {
         let mut r = Received::default();
         let mut seen = Vec::new();
         for part in [&stream.as_bytes()[..cut], &stream.as_bytes()[cut..]] {
-            r.spare(part.len()).extend_from_slice(part);
+            push(&mut r, part);
             seen.extend(drain(&mut r));
         }
         assert_eq!(seen.len(), 2, "cut at {cut}: {seen:?}");
@@ -71,9 +76,9 @@ fn a_character_split_between_reads_waits_for_its_rest() {
     let bytes = stanza.as_bytes();
     let cut = stanza.find('\u{e9}').unwrap() + 1;
     let mut r = Received::default();
-    r.spare(cut).extend_from_slice(&bytes[..cut]);
+    push(&mut r, &bytes[..cut]);
     assert!(drain(&mut r).is_empty());
-    r.spare(bytes.len()).extend_from_slice(&bytes[cut..]);
+    push(&mut r, &bytes[cut..]);
     assert_eq!(drain(&mut r).len(), 1);
 }
 
@@ -179,8 +184,7 @@ fn what_cannot_be_read_ends_the_session() {
 fn read_bytes_are_dropped_when_room_is_made() {
     let mut r = Received::default();
     for _ in 0..100 {
-        r.spare(PRESENCE.len())
-            .extend_from_slice(PRESENCE.as_bytes());
+        push(&mut r, PRESENCE.as_bytes());
         assert_eq!(drain(&mut r).len(), 1);
     }
     assert!(r.spare(0).is_empty());
@@ -206,4 +210,48 @@ fn tags_end_outside_attribute_values_and_nesting_is_followed() {
              stamp=None ping=false"
         ]
     );
+}
+
+/// XML §3.1: whitespace may stand around an attribute's `=`, values may be in either quote;
+/// reading a tag's attributes stops at the first that is not `key='value'`.
+#[test]
+fn attributes_are_read_as_xml_writes_them() {
+    let mut r = received(
+        "<presence\n from = \"user1@localhost/load\"\ttype= 'error' id ='a\"b'/>\
+         <presence id='c' stray from='user2@localhost/load'/>",
+    );
+    assert_eq!(
+        drain(&mut r),
+        [
+            "presence type=Some(\"error\") from=Some(\"user1@localhost/load\") \
+             id=Some(\"a\\\"b\") stamp=None ping=false",
+            "presence type=None from=None id=Some(\"c\") stamp=None ping=false"
+        ]
+    );
+}
+
+/// Whatever the server sends, reading it ends in an item or an error, never a panic: short
+/// strings of markup characters, every one of a fixed pseudo-random sequence.
+#[test]
+fn any_bytes_are_read_without_panicking() {
+    const ALPHABET: &[u8] = b"<>/'\"= \n:!-[]?xmlns\xc3\xa9\xff";
+    let mut state = 0x2545_f491_4f6c_dd1d_u64;
+    for _ in 0..20_000 {
+        let mut bytes = Vec::new();
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        for _ in 0..(state % 48) {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            bytes.push(ALPHABET[(state % ALPHABET.len() as u64) as usize]);
+        }
+        let mut r = Received::new(bytes);
+        for _ in 0..64 {
+            if !matches!(r.next_item(), Ok(Item::Stanza(_))) {
+                break;
+            }
+        }
+    }
 }
