@@ -315,8 +315,11 @@ fn attributes(raw: &[u8], name_len: usize) -> Attributes<'_> {
     Attributes { raw, at: name_len }
 }
 
+/// A tag's attributes, one after the other ([`attributes`]).
 struct Attributes<'a> {
     raw: &'a [u8],
+    /// Where the next attribute (or the whitespace before it) starts; `raw.len()` once
+    /// reading stopped.
     at: usize,
 }
 
