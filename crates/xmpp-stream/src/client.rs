@@ -58,6 +58,11 @@ pub struct LoginOptions {
     pub salted_cache: Option<Arc<SaltedPasswordCache>>,
     /// Use SASL2 and Bind 2 where the server offers them.
     pub sasl2: bool,
+    /// TLS from the first byte (XEP-0368) with `tls`, which must be given, instead of
+    /// STARTTLS: the connection goes to the server's direct TLS port, and the two round trips
+    /// before the handshake (stream header and features, `<starttls/>` and `<proceed/>`) are
+    /// saved.
+    pub direct_tls: bool,
 }
 
 /// The reading half of a client stream, from [`ClientStream::into_split`].
@@ -99,7 +104,15 @@ impl ClientStream {
         domain: &str,
         tls: Arc<rustls::ClientConfig>,
     ) -> Result<Self, ClientError> {
-        let tcp = TcpStream::connect(addr).await?;
+        Self::from_tcp_direct_tls(TcpStream::connect(addr).await?, domain, tls).await
+    }
+
+    /// [`ClientStream::connect_direct_tls`] on a TCP connection made by the caller.
+    pub async fn from_tcp_direct_tls(
+        tcp: TcpStream,
+        domain: &str,
+        tls: Arc<rustls::ClientConfig>,
+    ) -> Result<Self, ClientError> {
         tcp.set_nodelay(true)?;
         let tls = tls_connect(tcp, domain, tls).await?;
         Self::open(tls, domain).await
@@ -374,14 +387,15 @@ impl ClientStream {
             tls,
             salted_cache: cache,
             sasl2: false,
+            direct_tls: false,
         };
         Self::login_with(tcp, domain, username, password, &options).await
     }
 
-    /// The usual login on a TCP connection made by the caller: TLS as offered, the strongest
-    /// offered SCRAM mechanism, and a bound resource, through SASL2 and Bind 2 (XEP-0388,
-    /// XEP-0386) when `options` allow it and the server offers them, otherwise RFC 6120's
-    /// SASL and binding.
+    /// The usual login on a TCP connection made by the caller: direct TLS when `options` ask
+    /// for it, otherwise STARTTLS as offered; the strongest offered SCRAM mechanism; and a
+    /// bound resource, through SASL2 and Bind 2 (XEP-0388, XEP-0386) when `options` allow it
+    /// and the server offers them, otherwise RFC 6120's SASL and binding.
     pub async fn login_with(
         tcp: TcpStream,
         domain: &str,
@@ -389,9 +403,18 @@ impl ClientStream {
         password: &str,
         options: &LoginOptions,
     ) -> Result<(Self, Jid), ClientError> {
-        let mut stream = Self::from_tcp(tcp, domain).await?;
+        let mut stream = match (&options.tls, options.direct_tls) {
+            (Some(tls), true) => Self::from_tcp_direct_tls(tcp, domain, tls.clone()).await?,
+            (None, true) => {
+                return Err(ClientError::Tls(
+                    "direct TLS needs a TLS configuration".into(),
+                ));
+            }
+            (_, false) => Self::from_tcp(tcp, domain).await?,
+        };
         stream.salted_cache.clone_from(&options.salted_cache);
         if let Some(tls) = &options.tls
+            && !stream.tls
             && stream.features.get_child("starttls", ns::TLS).is_some()
         {
             stream = stream.starttls(tls.clone()).await?;

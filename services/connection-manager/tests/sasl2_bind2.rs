@@ -225,6 +225,7 @@ async fn the_client_logs_in_through_sasl2_when_asked_and_offered() {
         tls: Some(tls_any()),
         salted_cache: None,
         sasl2: true,
+        direct_tls: false,
     };
     let (_stream, jid) = ClientStream::login_with(tcp, DOMAIN, "nurse", PASSWORD, &options)
         .await
@@ -240,5 +241,54 @@ async fn the_client_logs_in_through_sasl2_when_asked_and_offered() {
         .await
         .unwrap();
     assert_eq!(jid.as_str(), "nurse@localhost/load");
+    server.stop().await;
+}
+
+/// XEP-0368 §3: the same login over the direct TLS port, TLS from the first byte and no
+/// `<starttls/>` offered or needed; with and without SASL2.
+#[tokio::test]
+async fn the_client_logs_in_over_direct_tls_when_asked() {
+    let server = start(|_| {}).await;
+    let options = xmpp_stream::client::LoginOptions {
+        resource: Some("load".into()),
+        tls: Some(tls_any()),
+        salted_cache: None,
+        sasl2: true,
+        direct_tls: true,
+    };
+    let tcp = tokio::net::TcpStream::connect(server.tls_addr)
+        .await
+        .unwrap();
+    let (stream, jid) = ClientStream::login_with(tcp, DOMAIN, "nurse", PASSWORD, &options)
+        .await
+        .unwrap();
+    assert!(stream.is_tls());
+    assert!(jid.resource().unwrap().starts_with("load/"), "{jid}");
+    let tcp = tokio::net::TcpStream::connect(server.tls_addr)
+        .await
+        .unwrap();
+    let rfc6120 = xmpp_stream::client::LoginOptions {
+        sasl2: false,
+        ..options.clone()
+    };
+    let (_stream, jid) = ClientStream::login_with(tcp, DOMAIN, "nurse", PASSWORD, &rfc6120)
+        .await
+        .unwrap();
+    assert_eq!(jid.as_str(), "nurse@localhost/load");
+    // Direct TLS without a TLS configuration is refused before a byte is sent.
+    let tcp = tokio::net::TcpStream::connect(server.tls_addr)
+        .await
+        .unwrap();
+    let no_tls = xmpp_stream::client::LoginOptions {
+        tls: None,
+        ..options
+    };
+    let err = ClientStream::login_with(tcp, DOMAIN, "nurse", PASSWORD, &no_tls)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, xmpp_stream::client::ClientError::Tls(ref m) if m.contains("direct TLS")),
+        "{err}"
+    );
     server.stop().await;
 }
