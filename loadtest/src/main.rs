@@ -169,6 +169,11 @@ struct Args {
     /// Plain TCP, no STARTTLS (only if the server allows it).
     #[arg(long, conflicts_with_all = ["ca", "insecure"])]
     plain: bool,
+    /// TLS from the first byte (XEP-0368, ALPN `xmpp-client`): --server is the server's
+    /// direct TLS port, and each login saves STARTTLS's two round trips (the first stream
+    /// header and features, `<starttls/>` and `<proceed/>`). Needs --ca or --insecure.
+    #[arg(long, conflicts_with = "plain")]
+    direct_tls: bool,
     /// Source addresses on 127.0.0.0/8 (repeatable); by default 127.0.0.2, .3, … are used
     /// when there are more than 20 000 users, the kernel's choice otherwise.
     #[arg(long)]
@@ -237,6 +242,11 @@ async fn run(args: Args) -> anyhow::Result<bool> {
         (None, true, _) => Some(tls::client_config(&tls::Trust::Insecure)?),
         (None, false, false) => bail!("give --ca FILE, --insecure or --plain"),
     };
+    let tls = if args.direct_tls {
+        tls.map(|config| tls::for_direct_tls(&config))
+    } else {
+        tls
+    };
     let sources = sources(&args.source, ring.n)?;
     ensure_descriptors(ring.n)?;
     let params = LoginParams {
@@ -248,6 +258,7 @@ async fn run(args: Args) -> anyhow::Result<bool> {
         salted_cache: (!args.no_scram_cache)
             .then(|| Arc::new(SaltedPasswordCache::new(SCRAM_CACHE_CAPACITY))),
         sasl2: !args.no_sasl2,
+        direct_tls: args.direct_tls,
     };
     let server_before = args
         .server_pid

@@ -54,6 +54,9 @@ pub struct LoginParams {
     pub salted_cache: Option<Arc<SaltedPasswordCache>>,
     /// Log in through SASL2 and Bind 2 where the server offers them.
     pub sasl2: bool,
+    /// TLS from the first byte (XEP-0368) instead of STARTTLS; `server` is the direct TLS
+    /// port.
+    pub direct_tls: bool,
 }
 
 /// Counters every session's tasks update.
@@ -110,6 +113,7 @@ pub async fn login(
         tls: p.tls.clone(),
         salted_cache: p.salted_cache.clone(),
         sasl2: p.sasl2,
+        direct_tls: p.direct_tls,
     };
     let (stream, _jid) = ClientStream::login_with(tcp, &p.domain, &user, &p.password, &options)
         .await
