@@ -55,7 +55,7 @@ pub(crate) async fn broadcast(shard: &Shard, from: &Jid, stanza: Stanza, effects
     shard.sessions.update(from, |r| {
         r.available = true;
         r.priority = priority;
-        r.last_presence = Some(element.clone());
+        r.last_presence = Some(Arc::new(element.clone()));
     });
     let user = from.bare();
     let roster = roster_of(shard, &user).await;
@@ -143,7 +143,7 @@ pub(crate) async fn restore(
             {
                 r.available = true;
                 r.priority = priority;
-                r.last_presence = Some(presence.clone());
+                r.last_presence = Some(Arc::new(presence.clone()));
             }
             was
         })

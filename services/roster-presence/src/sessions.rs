@@ -35,8 +35,10 @@ pub struct Resource {
     /// The priority of its last available presence (RFC 6121 §4.7.2.3; 0 when absent).
     pub priority: i8,
     /// The full XML of its last available presence without a 'to', stamped with its full
-    /// JID, for answering probes (§4.3.2) and telling new resources (§4.2.2).
-    pub last_presence: Option<Element>,
+    /// JID, for answering probes (§4.3.2) and telling new resources (§4.2.2). Shared, so
+    /// that copying a resource ([`Sessions::of`], [`Sessions::get`], on every message and
+    /// presence routed to or from it) does not copy the element.
+    pub last_presence: Option<Arc<Element>>,
     /// Requested the roster, so it gets roster pushes (§2.1.6 "interested resource").
     pub interested: bool,
     /// Entities this resource sent directed available presence to and that are not

@@ -152,7 +152,8 @@ pub(crate) fn send_current(shard: &Shard, user: &Jid, contact: &Jid, effects: &m
         return;
     }
     for resource in shard.sessions.of(user) {
-        if let (true, Some(mut presence)) = (resource.available, resource.last_presence) {
+        if let (true, Some(last)) = (resource.available, resource.last_presence) {
+            let mut presence = Element::clone(&last);
             presence.set_attr("to", contact.as_str());
             effects.deliver_available(contact, presence);
         }
