@@ -1,14 +1,15 @@
 //! gRPC inside one process: a generated service called in place, or served over in-memory
 //! HTTP/2 pipes.
 //!
-//! The one-process `starling dev` mode runs every role in one process. Rather than give each
-//! service a second, local interface, its roles talk through the same generated clients and
-//! servers as in the cluster. [`direct`] hands the client the generated server itself as its
-//! transport: each call is still a protobuf-encoded gRPC request with its metadata (trace
-//! context included), routed by path and answered with a gRPC status, but no HTTP/2 framing,
-//! flow control, pipe or connection task stands between the two, which took about a quarter
-//! of the server's instructions per presence delivery (ARCHITECTURE.md, "Presence broadcast
-//! cost").
+//! The one-process `starling dev` mode runs every role in one process, its roles talking
+//! through the same calls and messages as in the cluster. [`direct`] hands the generated
+//! client the generated server itself as its transport: each call is still a
+//! protobuf-encoded gRPC request with its metadata (trace context included), routed by path
+//! and answered with a gRPC status, but no HTTP/2 framing, flow control, pipe or connection
+//! task stands between the two, which took about a quarter of the server's instructions per
+//! presence delivery (ARCHITECTURE.md, "Presence broadcast cost"). `starling dev` now goes
+//! one step further and skips the encoding too ([`crate::ShardClient::InPlace`]); `direct`
+//! stays for comparing the paths in tests.
 //!
 //! The call runs in the caller's task, as the cluster's calls wait in it for their answer.
 //! Dropping it drops the server's future, as a reset HTTP/2 stream does; a panic in the

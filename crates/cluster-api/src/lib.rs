@@ -6,12 +6,12 @@
 //! - [`convert`]: conversions between those messages and `xmpp-core` types;
 //! - [`transport`]: [`ShardChannel`], the one transport type of a shard's client, over
 //!   HTTP/2 or in place;
-//! - [`in_process`]: a shard in the same process, called in place (what the one-process
-//!   `starling dev` mode runs) or served over in-memory HTTP/2 pipes (what tests of that
-//!   path run), through the same generated clients as the cluster;
+//! - [`in_process`]: a shard in the same process reached through its generated server,
+//!   called in place or served over in-memory HTTP/2 pipes (what tests of those paths run);
 //! - [`remote`]: channels to shards in other processes, from an endpoint template;
 //! - [`shard`]: which roster-presence shard owns a user, and [`clients`]: a client of each
-//!   shard, picked by that function.
+//!   shard, picked by that function, each a [`shard_client`]: gRPC, or a shard in this
+//!   process handed the typed request (what `starling dev` runs).
 //!
 //! API boundary: depends only on `xmpp-core` among Starling's crates, so every role, the load
 //! generator and external tooling can speak the contract and compute the same placement.
@@ -21,6 +21,7 @@ pub mod convert;
 pub mod in_process;
 pub mod remote;
 pub mod shard;
+pub mod shard_client;
 pub mod transport;
 
 /// The generated code of the `starling.v1` protobuf package.
@@ -36,6 +37,7 @@ pub mod transport;
 pub mod v1;
 
 pub use clients::ShardClients;
+pub use shard_client::ShardClient;
 pub use transport::{ShardChannel, over_http2};
 
 /// Streams a gRPC client may reset before the server has accepted them, per connection,

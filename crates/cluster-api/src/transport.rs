@@ -1,6 +1,7 @@
-//! How a client reaches a shard: one transport type for a shard in another process and for
-//! one in this process, so that every caller holds the same generated client,
-//! `RosterPresenceClient<ShardChannel>`, whichever way the deployment is laid out.
+//! How a gRPC client reaches a shard: one transport type for a shard in another process and
+//! for one in this process behind its generated server, so that every such caller holds the
+//! same generated client, `RosterPresenceClient<ShardChannel>` (inside
+//! [`crate::ShardClient::Grpc`]), whichever way the deployment is laid out.
 
 use tonic::body::Body;
 use tonic::codegen::http::{Request, Response};

@@ -10,14 +10,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bus::{Inbox, Subscriptions};
-use cluster_api::ShardChannel;
-use cluster_api::ShardClients;
 use cluster_api::v1::delivery::Target;
-use cluster_api::v1::roster_presence_client::RosterPresenceClient;
 use cluster_api::v1::{
     Delivery, Direction, Envelope, SessionAddress, SessionBoundRequest, SessionClosedRequest,
     StanzaInRequest,
 };
+use cluster_api::{ShardClient, ShardClients};
 use service_kit::Metrics;
 use tokio::sync::Mutex;
 use tokio_util::sync::CancellationToken;
@@ -216,7 +214,7 @@ impl Cluster {
         &self,
         method: &'static str,
         shard: u32,
-        call: impl FnOnce(RosterPresenceClient<ShardChannel>) -> F,
+        call: impl FnOnce(ShardClient) -> F,
     ) -> Result<T, tonic::Status>
     where
         F: Future<Output = Result<T, tonic::Status>>,

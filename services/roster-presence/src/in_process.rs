@@ -1,12 +1,12 @@
-//! A shard in the same process as its callers, reached through the same generated gRPC
-//! client and server as in a cluster, called in place (`cluster_api::in_process::direct`):
-//! what `starling dev` and the tests run.
+//! A shard in the same process as its callers, reached through the same calls and messages
+//! as in a cluster, each typed request handed to the service in place
+//! (`cluster_api::ShardClient::InPlace`, never encoded): what `starling dev` and the tests
+//! run.
 
 use std::sync::Arc;
 
 use bus::Bus;
 use cluster_api::ShardClients;
-use cluster_api::v1::roster_presence_server::RosterPresenceServer;
 
 use crate::config::ShardConfig;
 use crate::service::{Ownership, RosterPresenceService};
@@ -17,8 +17,7 @@ use crate::shard::{Shard, Stores};
 pub fn start(config: ShardConfig, stores: Stores, bus: Arc<dyn Bus>) -> ShardClients {
     let shard = Arc::new(Shard::new(config, stores));
     let service = RosterPresenceService::new(shard, bus, Ownership::single());
-    let channel = cluster_api::in_process::direct(RosterPresenceServer::new(service.clone()));
-    let clients = ShardClients::new(vec![channel]);
+    let clients = ShardClients::in_place(Arc::new(service.clone()));
     service.set_peers(clients.clone());
     clients
 }

@@ -4,7 +4,8 @@ use bytes::Bytes;
 use tonic::{Request, Response, Status};
 
 use super::*;
-use crate::transport::{ShardChannel, over_http2};
+use crate::shard_client::ShardClient;
+use crate::transport::over_http2;
 use crate::v1;
 use crate::v1::roster_presence_client::RosterPresenceClient;
 use crate::v1::roster_presence_server::{RosterPresence, RosterPresenceServer};
@@ -106,27 +107,31 @@ fn stanza_in(id: &str) -> v1::StanzaInRequest {
     }
 }
 
-/// The two in-process transports.
+/// The ways a caller reaches a shard in its own process: the generated server over
+/// in-memory HTTP/2 or called in place, or the service handed the typed request
+/// ([`ShardClient::InPlace`], what `starling dev` runs).
 #[derive(Clone, Copy, Debug)]
 enum Via {
     Http2,
     Direct,
+    InPlace,
 }
 
-const BOTH: [Via; 2] = [Via::Http2, Via::Direct];
+const ALL: [Via; 3] = [Via::Http2, Via::Direct, Via::InPlace];
 
 /// A client of `server` through `via`.
-fn client(via: Via, server: Recorder) -> RosterPresenceClient<ShardChannel> {
-    let server = RosterPresenceServer::new(server);
-    RosterPresenceClient::new(match via {
-        Via::Http2 => over_http2(channel(server)),
-        Via::Direct => direct(server),
-    })
+fn client(via: Via, server: Recorder) -> ShardClient {
+    let grpc = |channel| ShardClient::Grpc(RosterPresenceClient::new(channel));
+    match via {
+        Via::Http2 => grpc(over_http2(channel(RosterPresenceServer::new(server)))),
+        Via::Direct => grpc(direct(RosterPresenceServer::new(server))),
+        Via::InPlace => ShardClient::InPlace(Arc::new(server)),
+    }
 }
 
 #[tokio::test]
 async fn calls_arrive_with_their_fields() {
-    for via in BOTH {
+    for via in ALL {
         calls_arrive_with_their_fields_via(via).await;
     }
 }
@@ -171,7 +176,7 @@ async fn calls_arrive_with_their_fields_via(via: Via) {
 #[tokio::test]
 async fn metadata_reaches_the_server() {
     const TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
-    for via in BOTH {
+    for via in ALL {
         let shard = Recorder::default();
         let mut request = Request::new(v1::SessionBoundRequest {
             session: Some(session(1)),
@@ -194,7 +199,7 @@ async fn metadata_reaches_the_server() {
 
 #[tokio::test]
 async fn errors_come_back_as_statuses() {
-    for via in BOTH {
+    for via in ALL {
         let mut client = client(via, Recorder::default());
         let status = client.stanza_in(stanza_in("refuse")).await.unwrap_err();
         assert_eq!(status.code(), tonic::Code::InvalidArgument, "{via:?}");
@@ -204,7 +209,7 @@ async fn errors_come_back_as_statuses() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_calls_all_succeed() {
-    for via in BOTH {
+    for via in ALL {
         concurrent_calls_all_succeed_via(via).await;
     }
 }
