@@ -216,17 +216,23 @@ async fn a_second_authenticate_after_success_is_a_stream_error_section_4_8() {
     server.stop().await;
 }
 
-#[tokio::test]
-async fn the_client_logs_in_through_sasl2_when_asked_and_offered() {
-    let server = start(|_| {}).await;
-    let tcp = tokio::net::TcpStream::connect(server.addr).await.unwrap();
-    let options = xmpp_stream::client::LoginOptions {
+/// What the load generator logs in with: resource tag `load`, TLS, SASL2 where offered;
+/// over direct TLS (XEP-0368) or STARTTLS.
+fn load_options(direct_tls: bool) -> xmpp_stream::client::LoginOptions {
+    xmpp_stream::client::LoginOptions {
         resource: Some("load".into()),
         tls: Some(tls_any()),
         salted_cache: None,
         sasl2: true,
-        direct_tls: false,
-    };
+        direct_tls,
+    }
+}
+
+#[tokio::test]
+async fn the_client_logs_in_through_sasl2_when_asked_and_offered() {
+    let server = start(|_| {}).await;
+    let tcp = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    let options = load_options(false);
     let (_stream, jid) = ClientStream::login_with(tcp, DOMAIN, "nurse", PASSWORD, &options)
         .await
         .unwrap();
@@ -249,13 +255,7 @@ async fn the_client_logs_in_through_sasl2_when_asked_and_offered() {
 #[tokio::test]
 async fn the_client_logs_in_over_direct_tls_when_asked() {
     let server = start(|_| {}).await;
-    let options = xmpp_stream::client::LoginOptions {
-        resource: Some("load".into()),
-        tls: Some(tls_any()),
-        salted_cache: None,
-        sasl2: true,
-        direct_tls: true,
-    };
+    let options = load_options(true);
     let tcp = tokio::net::TcpStream::connect(server.tls_addr)
         .await
         .unwrap();
