@@ -60,15 +60,11 @@ pub fn client_config(trust: &Trust) -> anyhow::Result<Arc<rustls::ClientConfig>>
     Ok(Arc::new(config))
 }
 
-/// The ALPN protocol of client connections over direct TLS (XEP-0368 §3: "When ALPN is
-/// used, the ALPN protocol MUST be 'xmpp-client'").
-pub const ALPN_XMPP_CLIENT: &[u8] = b"xmpp-client";
-
 /// `config` for direct TLS: the same trust, with ALPN `xmpp-client` offered, which XEP-0368
-/// §3 asks clients to set (a STARTTLS client offers none: the protocol is known by then).
+/// §3 asks clients to set.
 pub fn for_direct_tls(config: &rustls::ClientConfig) -> Arc<rustls::ClientConfig> {
     let mut config = config.clone();
-    config.alpn_protocols = vec![ALPN_XMPP_CLIENT.to_vec()];
+    config.alpn_protocols = vec![xmpp_stream::ALPN_XMPP_CLIENT.to_vec()];
     Arc::new(config)
 }
 

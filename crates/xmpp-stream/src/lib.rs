@@ -34,3 +34,8 @@ pub use limits::ReaderLimits;
 pub use reader::{StreamEvent, XmlReader};
 pub use transport::{Records, ServerTls, Transport, server_ordered_provider};
 pub use writer::XmlWriter;
+
+/// The ALPN protocol of client-to-server connections over direct TLS (XEP-0368 §3: "When
+/// ALPN is used, the ALPN protocol MUST be 'xmpp-client'"), which the server selects and a
+/// direct TLS client offers (a STARTTLS client offers none: the protocol is known by then).
+pub const ALPN_XMPP_CLIENT: &[u8] = b"xmpp-client";

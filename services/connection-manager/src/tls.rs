@@ -8,11 +8,9 @@ use rustls::ServerConfig;
 use rustls::server::{NoServerSessionStorage, ServerSessionMemoryCache};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+use xmpp_stream::ALPN_XMPP_CLIENT;
 
 use crate::config::TlsSettings;
-
-/// ALPN protocol of direct TLS client connections (XEP-0368 §3).
-pub const ALPN_XMPP_CLIENT: &[u8] = b"xmpp-client";
 
 /// A TLS setup that could not be loaded.
 #[derive(Debug, thiserror::Error)]
