@@ -32,7 +32,7 @@ use xmpp_core::sasl::SaltedPasswordCache;
 use crate::driver::Driver;
 use crate::provision::{Provisioner, Templates};
 use crate::scenario::{Scenario, Timing};
-use crate::session::LoginParams;
+use crate::session::{LoginParams, login_options};
 use crate::topology::Ring;
 use crate::workers::Workers;
 
@@ -253,12 +253,14 @@ async fn run(args: Args) -> anyhow::Result<bool> {
         server: args.server,
         domain: args.domain.clone(),
         password: args.password.clone(),
-        tls,
         sources,
-        salted_cache: (!args.no_scram_cache)
-            .then(|| Arc::new(SaltedPasswordCache::new(SCRAM_CACHE_CAPACITY))),
-        sasl2: !args.no_sasl2,
-        direct_tls: args.direct_tls,
+        options: login_options(
+            tls,
+            (!args.no_scram_cache)
+                .then(|| Arc::new(SaltedPasswordCache::new(SCRAM_CACHE_CAPACITY))),
+            !args.no_sasl2,
+            args.direct_tls,
+        ),
     };
     let server_before = args
         .server_pid

@@ -46,17 +46,28 @@ pub struct LoginParams {
     pub domain: String,
     /// Everyone's password.
     pub password: String,
-    /// STARTTLS configuration; `None` logs in over plain TCP.
-    pub tls: Option<Arc<rustls::ClientConfig>>,
     /// Source addresses to spread connections over; empty lets the kernel choose.
     pub sources: Vec<IpAddr>,
-    /// SaltedPassword values shared by all logins (RFC 5802 §5.1); `None` derives each.
-    pub salted_cache: Option<Arc<SaltedPasswordCache>>,
-    /// Log in through SASL2 and Bind 2 where the server offers them.
-    pub sasl2: bool,
-    /// TLS from the first byte (XEP-0368) instead of STARTTLS; `server` is the direct TLS
-    /// port.
-    pub direct_tls: bool,
+    /// How every session logs in ([`login_options`]): TLS (`None` is plain TCP), direct
+    /// TLS (then `server` is the direct TLS port), SASL2, and the SaltedPassword values
+    /// all logins share (RFC 5802 §5.1).
+    pub options: LoginOptions,
+}
+
+/// The options every session logs in with; the resource is [`RESOURCE`].
+pub fn login_options(
+    tls: Option<Arc<rustls::ClientConfig>>,
+    salted_cache: Option<Arc<SaltedPasswordCache>>,
+    sasl2: bool,
+    direct_tls: bool,
+) -> LoginOptions {
+    LoginOptions {
+        resource: Some(RESOURCE.to_owned()),
+        tls,
+        salted_cache,
+        sasl2,
+        direct_tls,
+    }
 }
 
 /// Counters every session's tasks update.
@@ -108,14 +119,7 @@ pub async fn login(
     let source = (!p.sources.is_empty()).then(|| p.sources[index as usize % p.sources.len()]);
     let tcp = connect_tcp(p.server, source).await?;
     let user = username(index);
-    let options = LoginOptions {
-        resource: Some(RESOURCE.to_owned()),
-        tls: p.tls.clone(),
-        salted_cache: p.salted_cache.clone(),
-        sasl2: p.sasl2,
-        direct_tls: p.direct_tls,
-    };
-    let (stream, _jid) = ClientStream::login_with(tcp, &p.domain, &user, &p.password, &options)
+    let (stream, _jid) = ClientStream::login_with(tcp, &p.domain, &user, &p.password, &p.options)
         .await
         .with_context(|| format!("login of {user}"))?;
     let (reader, writer) = stream.into_split();
