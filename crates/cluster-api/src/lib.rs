@@ -4,8 +4,8 @@
 //!   tonic and checked in (`src/gen/`, kept in step with the proto files by
 //!   `tests/codegen.rs`), so that building needs no protobuf compiler;
 //! - [`convert`]: conversions between those messages and `xmpp-core` types;
-//! - [`transport`]: [`ShardChannel`], the one transport type of a shard's client, over
-//!   HTTP/2 or in place;
+//! - [`transport`]: [`ShardChannel`], the one transport type of a shard's gRPC client, over
+//!   HTTP/2 or through the generated server in place;
 //! - [`in_process`]: a shard in the same process reached through its generated server,
 //!   called in place or served over in-memory HTTP/2 pipes (what tests of those paths run);
 //! - [`remote`]: channels to shards in other processes, from an endpoint template;
