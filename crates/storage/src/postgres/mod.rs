@@ -33,6 +33,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
 use crate::StoreError;
 use crate::error::migrate_error;
+use crate::sql::PoolReader;
 
 /// The schema, embedded so that a pod needs no files beside its binary.
 static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/postgres");
@@ -121,6 +122,12 @@ impl PgStore {
     /// The underlying pool, for stores of other concerns built on the same database.
     pub fn pool(&self) -> &PgPool {
         &self.pool
+    }
+
+    /// Single-statement reads run on the pool here: a connection kept apart would wait out
+    /// a network round trip per read, where the pool's run in parallel.
+    pub(crate) async fn reader(&self) -> Result<PoolReader<'_, sqlx::Postgres>, StoreError> {
+        Ok(PoolReader(&self.pool))
     }
 
     /// Writers need no turn here: Postgres runs them in parallel and queues those of one

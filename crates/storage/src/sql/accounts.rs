@@ -70,7 +70,9 @@ pub(crate) fn credentials_from_row(
 }
 
 /// Implements [`AccountStore`](crate::AccountStore) for `store`, a struct with a
-/// `pool: sqlx::Pool<database>` field, running the statements of `sql`, an [`AccountSql`].
+/// `pool: sqlx::Pool<database>` field and a `reader()` method for single-statement reads
+/// (the pool's [`PoolReader`](crate::sql::PoolReader) or one of the same shape), running the
+/// statements of `sql`, an [`AccountSql`].
 macro_rules! account_store {
     (store: $store:ty, database: $db:ty, sql: $sql:path $(,)?) => {
         const _: () = {
@@ -169,25 +171,26 @@ macro_rules! account_store {
                     name: &AccountName,
                     hash: ScramHash,
                 ) -> Result<Option<ScramCredentials>, StoreError> {
-                    let row: Option<CredentialsRow> = ::sqlx::query_as($sql.select_credentials)
+                    let mut reader = self.reader().await?;
+                    let row = ::sqlx::query_as($sql.select_credentials)
                         .bind(&name.domain)
                         .bind(&name.localpart)
                         .bind(hash.as_str())
-                        .fetch_optional(&self.pool)
-                        .await
-                        .map_err(db_error)?;
+                        .fetch_optional(reader.executor())
+                        .await;
+                    let row: Option<CredentialsRow> = reader.finish(row)?;
                     row.map(|row| credentials_from_row(name, hash, row))
                         .transpose()
                 }
 
                 async fn account_exists(&self, name: &AccountName) -> Result<bool, StoreError> {
+                    let mut reader = self.reader().await?;
                     let row = ::sqlx::query($sql.account_exists)
                         .bind(&name.domain)
                         .bind(&name.localpart)
-                        .fetch_optional(&self.pool)
-                        .await
-                        .map_err(db_error)?;
-                    Ok(row.is_some())
+                        .fetch_optional(reader.executor())
+                        .await;
+                    Ok(reader.finish(row)?.is_some())
                 }
 
                 async fn list_accounts(

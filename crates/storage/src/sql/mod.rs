@@ -30,6 +30,22 @@ pub(crate) mod tests;
 use crate::error::{db_error, is_foreign_key_violation};
 use crate::{AccountName, StoreError};
 
+/// Where a store's single-statement reads run when its backend keeps no connections apart
+/// for them: its pool. The SQLite store's `Reader` has the same two methods.
+pub(crate) struct PoolReader<'a, DB: sqlx::Database>(pub(crate) &'a sqlx::Pool<DB>);
+
+impl<'a, DB: sqlx::Database> PoolReader<'a, DB> {
+    /// The executor to run the statement on.
+    pub(crate) fn executor(&mut self) -> &'a sqlx::Pool<DB> {
+        self.0
+    }
+
+    /// Maps the read's outcome onto the store's errors.
+    pub(crate) fn finish<T>(self, outcome: Result<T, sqlx::Error>) -> Result<T, StoreError> {
+        outcome.map_err(db_error)
+    }
+}
+
 /// Begins a transaction on `pool` with `statement`, one of the backend's `BEGIN` statements.
 ///
 /// The `BEGIN` runs in a task of its own, which finishes even when the caller's future is

@@ -5,6 +5,7 @@ mod accounts;
 mod im_tests;
 mod offline;
 mod pending;
+mod readers;
 mod roster;
 #[cfg(test)]
 mod tests;
@@ -18,6 +19,7 @@ use sqlx::migrate::Migrator;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
+use self::readers::{Reader, Readers};
 use crate::StoreError;
 use crate::error::{db_error, migrate_error};
 
@@ -73,6 +75,8 @@ pub struct SqliteStore {
     turn: Arc<Mutex<()>>,
     /// [`WRITE_TURN_TIMEOUT`], or shorter in tests.
     turn_timeout: Duration,
+    /// Where single-statement reads run (why not on the pool: [`readers`]).
+    readers: Readers,
 }
 
 impl SqliteStore {
@@ -101,6 +105,7 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .busy_timeout(busy_timeout)
             .foreign_keys(true);
+        let readers = Readers::file(&options);
         let pool = SqlitePoolOptions::new()
             .max_connections(MAX_CONNECTIONS)
             // A connection to a local file has no peer that could have gone away while it sat
@@ -111,7 +116,7 @@ impl SqliteStore {
             .connect_with(options)
             .await
             .map_err(|e| db_error(e).context(&format!("opening {}", path.display())))?;
-        Self::migrated(pool, turn_timeout).await
+        Self::migrated(pool, turn_timeout, readers).await
     }
 
     /// A private, empty in-memory database, for tests.
@@ -130,7 +135,8 @@ impl SqliteStore {
             .connect_with(options)
             .await
             .map_err(db_error)?;
-        Self::migrated(pool, WRITE_TURN_TIMEOUT).await
+        let readers = Readers::Pool(pool.clone());
+        Self::migrated(pool, WRITE_TURN_TIMEOUT, readers).await
     }
 
     /// The underlying pool, for stores of other concerns built on the same database.
@@ -152,12 +158,22 @@ impl SqliteStore {
             })
     }
 
-    async fn migrated(pool: SqlitePool, turn_timeout: Duration) -> Result<SqliteStore, StoreError> {
+    /// A connection for one single-statement read (see [`readers`]).
+    pub(crate) async fn reader(&self) -> Result<Reader, StoreError> {
+        self.readers.reader().await
+    }
+
+    async fn migrated(
+        pool: SqlitePool,
+        turn_timeout: Duration,
+        readers: Readers,
+    ) -> Result<SqliteStore, StoreError> {
         MIGRATOR.run(&pool).await.map_err(migrate_error)?;
         Ok(SqliteStore {
             pool,
             turn: Arc::default(),
             turn_timeout,
+            readers,
         })
     }
 }
