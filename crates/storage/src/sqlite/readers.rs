@@ -217,7 +217,19 @@ mod tests {
         assert!(store.account_exists(&names[0]).await.unwrap());
         assert_eq!(idle_readers(&store), 1);
 
-        poll_once_and_drop(store.credentials(&names[0], ScramHash::Sha256)).await;
+        // A statement that takes its worker thread a good while (two million rows counted),
+        // dropped while it runs, as a login whose deadline passes drops its read.
+        poll_once_and_drop(async {
+            let mut reader = store.reader().await.unwrap();
+            let outcome: Result<(i64,), _> = sqlx::query_as(
+                "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 2000000) \
+                 SELECT count(*) FROM c",
+            )
+            .fetch_one(reader.executor())
+            .await;
+            reader.finish(outcome)
+        })
+        .await;
         assert_eq!(idle_readers(&store), 1, "the connection went back");
 
         // The same connection answers the next reads, each with its own row.
