@@ -249,6 +249,26 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_reader_opens_after_every_other_connection_has_closed() {
+        // An idle server's pool closes its connections, and the last one to close removes the
+        // WAL and shared-memory files; a read-only connection must open the file without them.
+        let (store, names, dir) = store_with_users(1).await;
+        store.pool().close().await;
+        let shm = dir.path().join("starling.db-shm");
+        assert!(
+            !shm.exists(),
+            "the last connection took the WAL files with it"
+        );
+        assert_eq!(
+            store
+                .credentials(&names[0], ScramHash::Sha256)
+                .await
+                .unwrap(),
+            Some(sample_credentials(ScramHash::Sha256, 0))
+        );
+    }
+
+    #[tokio::test]
     async fn readers_cannot_write() {
         let (store, names, _dir) = store_with_users(1).await;
         let mut reader = store.reader().await.unwrap();
