@@ -27,7 +27,8 @@ use crate::StoreError;
 use crate::error::db_error;
 
 /// Read connections per store: reads proceed in parallel under WAL, and a login's read takes
-/// microseconds, so a few cover the logins two cores can handshake.
+/// microseconds, so a few cover the logins two cores can handshake. Each keeps SQLite's own
+/// page cache (2 MB at most, as each of the pool's connections does), and a worker thread.
 pub(crate) const READERS: usize = 4;
 
 /// Where a store's single-statement reads run.
