@@ -51,28 +51,7 @@ impl<W: AsyncWrite + Unpin> XmlWriter<W> {
     pub async fn write_header(&mut self, header: &StreamHeader) -> std::io::Result<()> {
         self.content_ns.clone_from(&header.content_ns);
         self.spill_alone();
-        let b = &mut self.buf;
-        b.push_str("<?xml version='1.0'?><stream:stream xmlns='");
-        escape_into(b, &header.content_ns, true);
-        b.push_str("' xmlns:stream='");
-        b.push_str(ns::STREAM);
-        b.push('\'');
-        for (name, value) in [
-            ("to", &header.to),
-            ("from", &header.from),
-            ("id", &header.id),
-            ("version", &header.version),
-            ("xml:lang", &header.lang),
-        ] {
-            if let Some(value) = value {
-                b.push(' ');
-                b.push_str(name);
-                b.push_str("='");
-                escape_into(b, value, true);
-                b.push('\'');
-            }
-        }
-        b.push('>');
+        push_stream_header(&mut self.buf, header);
         self.write_if_full().await
     }
 
@@ -195,6 +174,33 @@ impl<W> std::fmt::Debug for XmlWriter<W> {
             )
             .finish_non_exhaustive()
     }
+}
+
+/// Appends an XML declaration and `header` (RFC 6120 §4.7, §11.5) to `b`: what
+/// [`XmlWriter::write_header`] queues, for a client that hands its header to the transport
+/// before it has a writer (the header that leaves with the TLS handshake's last flight).
+pub(crate) fn push_stream_header(b: &mut String, header: &StreamHeader) {
+    b.push_str("<?xml version='1.0'?><stream:stream xmlns='");
+    escape_into(b, &header.content_ns, true);
+    b.push_str("' xmlns:stream='");
+    b.push_str(ns::STREAM);
+    b.push('\'');
+    for (name, value) in [
+        ("to", &header.to),
+        ("from", &header.from),
+        ("id", &header.id),
+        ("version", &header.version),
+        ("xml:lang", &header.lang),
+    ] {
+        if let Some(value) = value {
+            b.push(' ');
+            b.push_str(name);
+            b.push_str("='");
+            escape_into(b, value, true);
+            b.push('\'');
+        }
+    }
+    b.push('>');
 }
 
 #[cfg(test)]
