@@ -1,15 +1,41 @@
 //! The client's TLS opening, against a rustls server driven by hand so that each read of
 //! the socket shows what the client sent together.
 
+use std::future::Future;
 use std::io::Read as _;
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use rustls::ServerConnection;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinHandle;
 
 use super::{ClientStream, tls_connect};
 use crate::test_util::tls_configs;
+
+/// Starts `client` on a listener of ours with a client configuration for `version`, and
+/// returns its task, the accepted connection and a rustls server for it, not yet fed.
+async fn accept<F, T>(
+    version: &'static rustls::SupportedProtocolVersion,
+    client: impl FnOnce(SocketAddr, Arc<rustls::ClientConfig>) -> F,
+) -> (JoinHandle<T>, TcpStream, ServerConnection)
+where
+    F: Future<Output = T> + Send + 'static,
+    T: Send + 'static,
+{
+    let (server_config, client_config) = tls_configs(
+        version,
+        rustls::crypto::ring::default_provider(),
+        rustls::crypto::ring::default_provider(),
+    );
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let client = tokio::spawn(client(addr, Arc::new(client_config)));
+    let (tcp, _) = listener.accept().await.unwrap();
+    let server = ServerConnection::new(Arc::new(server_config)).unwrap();
+    (client, tcp, server)
+}
 
 /// Reads from `tcp` into `server` until it has something to send, and sends it.
 async fn answer_flight(tcp: &mut TcpStream, server: &mut ServerConnection) {
@@ -59,21 +85,14 @@ async fn what_tls_connect_queues_leaves_with_the_clients_finished() {
     // client here writes nothing after the handshake, so the plaintext can only be what was
     // queued before it, and the first read after the server's flight brings it together
     // with the Finished: one TCP segment, one wake-up of the server.
-    let (server_config, client_config) = tls_configs(
-        &rustls::version::TLS13,
-        rustls::crypto::ring::default_provider(),
-        rustls::crypto::ring::default_provider(),
-    );
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let client = tokio::spawn(async move {
-        let tcp = TcpStream::connect(addr).await.unwrap();
-        tls_connect(tcp, "localhost", Arc::new(client_config), b"<queued/>")
-            .await
-            .unwrap()
-    });
-    let (mut tcp, _) = listener.accept().await.unwrap();
-    let mut server = ServerConnection::new(Arc::new(server_config)).unwrap();
+    let (client, mut tcp, mut server) =
+        accept(&rustls::version::TLS13, |addr, config| async move {
+            let tcp = TcpStream::connect(addr).await.unwrap();
+            tls_connect(tcp, "localhost", config, b"<queued/>")
+                .await
+                .unwrap()
+        })
+        .await;
 
     answer_flight(&mut tcp, &mut server).await;
     assert!(server.is_handshaking());
@@ -85,20 +104,10 @@ async fn what_tls_connect_queues_leaves_with_the_clients_finished() {
 
 #[tokio::test]
 async fn over_tls_1_3_the_stream_header_is_sent_once_with_the_clients_finished() {
-    let (server_config, client_config) = tls_configs(
-        &rustls::version::TLS13,
-        rustls::crypto::ring::default_provider(),
-        rustls::crypto::ring::default_provider(),
-    );
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let client = tokio::spawn(ClientStream::connect_direct_tls(
-        addr,
-        "localhost",
-        Arc::new(client_config),
-    ));
-    let (mut tcp, _) = listener.accept().await.unwrap();
-    let mut server = ServerConnection::new(Arc::new(server_config)).unwrap();
+    let (client, mut tcp, mut server) = accept(&rustls::version::TLS13, |addr, config| {
+        ClientStream::connect_direct_tls(addr, "localhost", config)
+    })
+    .await;
 
     answer_flight(&mut tcp, &mut server).await;
     let plain = read_once(&mut tcp, &mut server).await;
@@ -112,20 +121,10 @@ async fn over_tls_1_3_the_stream_header_is_sent_once_with_the_clients_finished()
 async fn over_tls_1_2_the_stream_header_follows_the_servers_finished() {
     // A TLS 1.2 client sends its Finished before the server's, so its application data can
     // only follow the server's Finished: the header then leaves on its own, and still once.
-    let (server_config, client_config) = tls_configs(
-        &rustls::version::TLS12,
-        rustls::crypto::ring::default_provider(),
-        rustls::crypto::ring::default_provider(),
-    );
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let client = tokio::spawn(ClientStream::connect_direct_tls(
-        addr,
-        "localhost",
-        Arc::new(client_config),
-    ));
-    let (mut tcp, _) = listener.accept().await.unwrap();
-    let mut server = ServerConnection::new(Arc::new(server_config)).unwrap();
+    let (client, mut tcp, mut server) = accept(&rustls::version::TLS12, |addr, config| {
+        ClientStream::connect_direct_tls(addr, "localhost", config)
+    })
+    .await;
 
     answer_flight(&mut tcp, &mut server).await;
     answer_flight(&mut tcp, &mut server).await;
