@@ -98,6 +98,42 @@ fn stanza_of_rejects_what_is_not_the_enveloped_stanza() {
     assert_eq!(stanza_of(&env), Err(ConvertError::NotUtf8));
 }
 
+/// A `StanzaIn` request for `stanza`'s envelope, with `attached` attached to it.
+fn request_with(stanza: &Stanza, attached: Stanza) -> tonic::Request<v1::StanzaInRequest> {
+    let mut request = tonic::Request::new(v1::StanzaInRequest {
+        stanza: Some(envelope(stanza, None)),
+        direction: v1::Direction::Inbound.into(),
+    });
+    attach_stanza(&mut request, attached);
+    request
+}
+
+#[test]
+fn an_attached_stanza_is_taken_instead_of_the_xml_once() {
+    // The attached stanza differs from the envelope's XML only so that the test tells which
+    // one the shard got; a caller attaches the stanza it made the envelope from.
+    let attached =
+        Stanza::from_element(message().element().clone().with_attr("id", "kept")).unwrap();
+    let (_, mut extensions, request) = request_with(&message(), attached.clone()).into_parts();
+    let env = request.stanza.unwrap();
+    assert_eq!(stanza_in(&mut extensions, &env), Ok(attached));
+    // Taken out: a second read parses the XML.
+    assert_eq!(stanza_in(&mut extensions, &env), Ok(message()));
+}
+
+#[test]
+fn an_attached_stanza_of_another_kind_than_the_envelope_is_refused() {
+    let presence = Stanza::from_element(Element::new("presence", ns::JABBER_CLIENT)).unwrap();
+    let (_, mut extensions, request) = request_with(&message(), presence).into_parts();
+    assert_eq!(
+        stanza_in(&mut extensions, &request.stanza.unwrap()),
+        Err(ConvertError::KindMismatch {
+            envelope: v1::StanzaKind::Message,
+            xml: xmpp_core::StanzaKind::Presence,
+        })
+    );
+}
+
 #[test]
 fn kinds_convert_both_ways() {
     use xmpp_core::StanzaKind as Kind;

@@ -27,6 +27,9 @@ struct Recorder {
     /// Each session_closed call holds its worker thread for a while, as a loaded shard's
     /// work does.
     busy: bool,
+    /// The id of each StanzaIn call's stanza as the shard reads it
+    /// ([`crate::convert::stanza_in`]).
+    stanza_ids: Arc<Mutex<Vec<String>>>,
 }
 
 impl Recorder {
@@ -68,7 +71,12 @@ impl RosterPresence for Recorder {
         &self,
         request: Request<v1::StanzaInRequest>,
     ) -> Result<Response<v1::StanzaInResponse>, Status> {
-        let request = request.into_inner();
+        let (_, mut extensions, request) = request.into_parts();
+        if let Some(envelope) = &request.stanza {
+            let stanza = crate::convert::stanza_in(&mut extensions, envelope).unwrap();
+            let id = stanza.id().unwrap_or_default().to_owned();
+            self.stanza_ids.lock().unwrap().push(id);
+        }
         if request.stanza.as_ref().is_some_and(|s| s.id == "refuse") {
             return Err(Status::invalid_argument("refused"));
         }
@@ -126,6 +134,28 @@ fn client(via: Via, server: Recorder) -> ShardClient {
         Via::Http2 => grpc(over_http2(channel(RosterPresenceServer::new(server)))),
         Via::Direct => grpc(direct(RosterPresenceServer::new(server))),
         Via::InPlace => ShardClient::InPlace(Arc::new(server)),
+    }
+}
+
+/// A stanza attached to a `StanzaIn` request reaches a shard in this process, whichever way
+/// it is called, and is left behind where the request is encoded for HTTP/2, as it is over
+/// a network: the shard then reads the envelope's XML.
+#[tokio::test]
+async fn an_attached_stanza_stays_in_the_process() {
+    // The envelope's XML (`stanza_in`) has no id attribute; the attached stanza has one.
+    for (via, expected) in [
+        (Via::Http2, ""),
+        (Via::Direct, "attached"),
+        (Via::InPlace, "attached"),
+    ] {
+        let shard = Recorder::default();
+        let mut client = client(via, shard.clone());
+        let mut request = Request::new(stanza_in("m1"));
+        let xml = "<message to='romeo@example.net' id='attached'><body>hi</body></message>";
+        let attached = crate::convert::stanza_of_xml(xml.as_bytes()).unwrap();
+        crate::convert::attach_stanza(&mut request, attached);
+        client.stanza_in(request).await.unwrap();
+        assert_eq!(*shard.stanza_ids.lock().unwrap(), [expected], "{via:?}");
     }
 }
 
