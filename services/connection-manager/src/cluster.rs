@@ -171,35 +171,27 @@ impl Cluster {
         self.release(&user).await;
     }
 
-    /// Sends `stanza` from `origin` to the shard of `owner` for processing in `direction`.
-    pub async fn stanza_in(
-        &self,
-        owner: &Jid,
-        stanza: &Stanza,
-        origin: &SessionHandle,
-        direction: Direction,
-    ) -> Result<(), ClusterError> {
-        let envelope = self.envelope(stanza, origin);
-        self.envelope_in(owner, envelope, direction).await
-    }
-
     /// `stanza` from `origin` as it crosses to a shard: serialized once, so that a caller
     /// that also keeps the bytes (the session's last presence) does not serialize twice.
     pub fn envelope(&self, stanza: &Stanza, origin: &SessionHandle) -> Envelope {
         cluster_api::convert::envelope(stanza, Some(self.address(origin)))
     }
 
-    /// Sends an [`envelope`](Cluster::envelope) to the shard of `owner`.
+    /// Sends an [`envelope`](Cluster::envelope) to the shard of `owner`, for processing in
+    /// `direction`, with the `stanza` it was made from: a shard in this process takes that
+    /// instead of parsing the envelope's XML again ([`cluster_api::convert::attach_stanza`]).
     pub async fn envelope_in(
         &self,
         owner: &Jid,
         envelope: Envelope,
+        stanza: Stanza,
         direction: Direction,
     ) -> Result<(), ClusterError> {
-        let request = self.traced(StanzaInRequest {
+        let mut request = self.traced(StanzaInRequest {
             stanza: Some(envelope),
             direction: direction.into(),
         });
+        cluster_api::convert::attach_stanza(&mut request, stanza);
         let shard = self.shards.index_of(owner);
         self.call("StanzaIn", shard, |mut client| async move {
             client.stanza_in(request).await

@@ -6,6 +6,7 @@
 //! messages and IQs, the sender's for presence. Only IQs to the server's own domain are
 //! answered here.
 
+use cluster_api::convert;
 use cluster_api::v1::Direction;
 use xmpp_core::{
     Element, ErrorType, Jid, Stanza, StanzaError, StanzaErrorCondition, StanzaKind, StreamError,
@@ -85,29 +86,14 @@ pub(crate) async fn from_client(
         }
     }
     let own = session.jid().bare();
-    let result = match stanza.kind() {
-        StanzaKind::Presence => {
-            // RFC 6121 §4.1: broadcast presence decides whether this session is available.
-            let envelope = server.cluster.envelope(&stanza, session);
-            if to.is_none() {
-                match stanza.stanza_type() {
-                    None => session.set_presence(Some(envelope.xml.clone())),
-                    Some("unavailable") => session.set_presence(None),
-                    _ => {}
-                }
-            }
-            // Presence is processed on the sender's shard (broadcast, directed lists,
-            // subscriptions, probes).
-            server
-                .cluster
-                .envelope_in(&own, envelope, Direction::Outbound)
-                .await
-        }
+    let (owner, direction) = match stanza.kind() {
+        // Presence is processed on the sender's shard (broadcast, directed lists,
+        // subscriptions, probes).
+        StanzaKind::Presence => (own, Direction::Outbound),
         StanzaKind::Iq if to.as_ref().is_some_and(|t| t.local().is_none()) => {
             // An IQ to the server itself (RFC 6120 §10.3.3 for no 'to' is below: that is
             // to the account).
-            let to = to.as_ref();
-            match to.filter(|t| t.is_bare()) {
+            match to.as_ref().filter(|t| t.is_bare()) {
                 Some(_) => {
                     if let Some(reply) = handlers::handle_iq(&stanza) {
                         let _ = session.deliver(reply);
@@ -119,7 +105,7 @@ pub(crate) async fn from_client(
                     error(StanzaErrorCondition::ServiceUnavailable),
                 ),
             }
-            Ok(())
+            return Ok(());
         }
         StanzaKind::Message if to.as_ref().is_some_and(|t| t.local().is_none()) => {
             // Messages to the server domain: no service here handles them (RFC 6120 §10.3.1
@@ -129,28 +115,42 @@ pub(crate) async fn from_client(
                 &stanza,
                 error(StanzaErrorCondition::ServiceUnavailable),
             );
-            Ok(())
+            return Ok(());
         }
-        // RFC 6120 §10.3.1, §10.3.3: no 'to' is the sender's own account.
+        // RFC 6120 §10.3.1, §10.3.3: messages and IQs go to the addressee's shard; no 'to'
+        // is the sender's own account.
         StanzaKind::Message | StanzaKind::Iq => {
             if is_roster_get(&stanza, to.as_ref(), &own) {
                 session.set_interested();
             }
-            let owner = to.as_ref().map_or(own, Jid::bare);
-            server
-                .cluster
-                .stanza_in(&owner, &stanza, session, Direction::Inbound)
-                .await
+            (to.as_ref().map_or(own, Jid::bare), Direction::Inbound)
         }
     };
+    let envelope = server.cluster.envelope(&stanza, session);
+    if stanza.kind() == StanzaKind::Presence && to.is_none() {
+        // RFC 6121 §4.1: broadcast presence decides whether this session is available.
+        match stanza.stanza_type() {
+            None => session.set_presence(Some(envelope.xml.clone())),
+            Some("unavailable") => session.set_presence(None),
+            _ => {}
+        }
+    }
+    // The stanza goes with the call; a failure is answered from the envelope's copy.
+    let xml = envelope.xml.clone();
+    let result = server
+        .cluster
+        .envelope_in(&owner, envelope, stanza, direction)
+        .await;
     if let Err(failure) = result {
         tracing::warn!(jid = %session.jid(), error = %failure, "routing a stanza failed");
         // A temporary failure: the client may retry (RFC 6120 §8.3.3.6).
-        reply_error(
-            session,
-            &stanza,
-            StanzaError::typed(ErrorType::Wait, StanzaErrorCondition::InternalServerError),
-        );
+        if let Ok(stanza) = convert::stanza_of_xml(&xml) {
+            reply_error(
+                session,
+                &stanza,
+                StanzaError::typed(ErrorType::Wait, StanzaErrorCondition::InternalServerError),
+            );
+        }
     }
     Ok(())
 }

@@ -154,8 +154,9 @@ impl RosterPresence for RosterPresenceService {
     ) -> Result<Response<StanzaInResponse>, Status> {
         let started = Instant::now();
         let span = self.span("StanzaIn", &request);
+        let (_, mut extensions, request) = request.into_parts();
         let result = self
-            .stanza_in_traced(request.into_inner())
+            .stanza_in_traced(request, &mut extensions)
             .instrument(span)
             .await;
         self.observe("StanzaIn", started, result)
@@ -234,11 +235,17 @@ impl RosterPresenceService {
         Ok(SessionClosedResponse {})
     }
 
-    async fn stanza_in_traced(&self, request: StanzaInRequest) -> Result<StanzaInResponse, Status> {
+    /// Processes the stanza of `request`, parsed by the caller when it came from this
+    /// process (`extensions`, [`convert::stanza_in`]).
+    async fn stanza_in_traced(
+        &self,
+        request: StanzaInRequest,
+        extensions: &mut tonic::Extensions,
+    ) -> Result<StanzaInResponse, Status> {
         let envelope = request
             .stanza
             .ok_or_else(|| Status::invalid_argument("stanza missing"))?;
-        let stanza = convert::stanza_of(&envelope)
+        let stanza = convert::stanza_in(extensions, &envelope)
             .map_err(|e| Status::invalid_argument(format!("stanza: {e}")))?;
         let direction = Direction::try_from(request.direction)
             .ok()

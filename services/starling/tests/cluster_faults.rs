@@ -358,6 +358,12 @@ async fn redis_outage_gives_wait_errors_then_messages_flow_again(cluster: Cluste
         "not a temporary error: {}",
         String::from(&reply)
     );
+    // §8.3.1: the error carries the original message's children, so the sender can tell
+    // which message failed.
+    assert_eq!(
+        child_text(&reply, "body").as_deref(),
+        Some("during the outage")
+    );
     bob.expect_none("the message", |e| message_with(e, "during the outage"))
         .await;
 

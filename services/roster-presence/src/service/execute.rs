@@ -142,6 +142,7 @@ impl RosterPresenceService {
             direction: Direction::Inbound.into(),
         });
         propagation::inject_current_metadata(request.metadata_mut());
+        convert::attach_stanza(&mut request, stanza);
         if let Err(status) = peers.for_jid(&to).stanza_in(request).await {
             tracing::warn!(%to, %status, "routing a stanza to its shard failed");
             self.shard.metrics().dependency_error("grpc");

@@ -155,6 +155,75 @@ async fn stanzas_routed_to_the_shard_s_own_users_need_no_shard_clients() {
     );
 }
 
+/// What the shard publishes for `xml`, sent by juliet (direction `direction`) once romeo is
+/// available and subscribed to her presence, with the stanza attached to the call as a
+/// caller in this process does, or only in the envelope's XML as over gRPC.
+async fn published_for(xml: &str, direction: Direction, attach: bool) -> Vec<(String, String)> {
+    let store = Arc::new(SqliteStore::open_in_memory().await.unwrap());
+    create_owner(store.as_ref(), "juliet").await;
+    create_owner(store.as_ref(), "romeo").await;
+    let shard = Arc::new(Shard::new(
+        ShardConfig::new("example.org"),
+        Stores::sqlite(store.clone()),
+    ));
+    let bus = Arc::new(RecordingBus::default());
+    let service = RosterPresenceService::new(shard.clone(), bus.clone(), Ownership::single());
+    let (juliet, romeo) = ("juliet@example.org/balcony", "romeo@example.org/orchard");
+    for (id, full) in [(1, romeo), (2, juliet)] {
+        let key = SessionKey {
+            node: "c2s".into(),
+            id,
+        };
+        let bound = shard.session_bound(Jid::new(full).unwrap(), key).await;
+        service.execute(bound).await.unwrap();
+    }
+    for setup in [
+        format!("<presence from='{romeo}' to='juliet@example.org' type='subscribe'/>"),
+        format!("<presence from='{juliet}' to='romeo@example.org' type='subscribed'/>"),
+        format!("<presence from='{romeo}'/>"),
+    ] {
+        let effects = shard.outbound(stanza(&setup)).await;
+        service.execute(effects).await.unwrap();
+    }
+    bus.0.lock().unwrap().clear();
+    let sent = stanza(xml);
+    let mut request = Request::new(StanzaInRequest {
+        stanza: Some(convert::envelope(&sent, None)),
+        direction: direction.into(),
+    });
+    if attach {
+        convert::attach_stanza(&mut request, sent);
+    }
+    RosterPresence::stanza_in(&service, request).await.unwrap();
+    bus.0.lock().unwrap().clone()
+}
+
+/// A stanza handed over parsed by a caller in this process is processed exactly as the same
+/// stanza read from the envelope's XML: the same deliveries, byte for byte.
+#[tokio::test]
+async fn an_attached_stanza_is_processed_as_its_xml_is() {
+    let juliet = "juliet@example.org/balcony";
+    for (xml, direction) in [
+        (
+            format!(
+                "<message from='{juliet}' to='romeo@example.org' type='chat' id='m1'>\
+                 <body>a &lt; b &amp; 'c'</body><thread>t1</thread>\
+                 <x xmlns='urn:example:ext' v='1'><plain xmlns=''/></x></message>"
+            ),
+            Direction::Inbound,
+        ),
+        (
+            format!("<presence from='{juliet}'><show>dnd</show><status>busy</status></presence>"),
+            Direction::Outbound,
+        ),
+    ] {
+        let parsed = published_for(&xml, direction, false).await;
+        let attached = published_for(&xml, direction, true).await;
+        assert!(!parsed.is_empty(), "{xml}");
+        assert_eq!(attached, parsed, "{xml}");
+    }
+}
+
 /// Another shard, as far as routing can tell: it records the stanzas routed to it as they
 /// finish. A call for `slow` takes 200 ms the first time; with `together` set, every call
 /// waits until that many are in flight at once.
