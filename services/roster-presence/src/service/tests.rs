@@ -96,11 +96,12 @@ async fn offline_messages_go_back_to_the_store_when_the_bus_is_down() {
     );
 }
 
-/// RFC 6121 §3.1 and §4.3.2 through the service with no shard clients at all: the
-/// subscription requests and approvals, and the probe of juliet's initial presence, are
-/// routed to this shard's own users and carried out here.
-#[tokio::test]
-async fn stanzas_routed_to_the_shard_s_own_users_need_no_shard_clients() {
+const JULIET: &str = "juliet@example.org/balcony";
+const ROMEO: &str = "romeo@example.org/orchard";
+
+/// A shard of one (no shard clients) with juliet and romeo each bound to a session
+/// ([`JULIET`], [`ROMEO`]), publishing on a recording bus.
+async fn juliet_and_romeo_bound() -> (Arc<Shard>, Arc<RecordingBus>, RosterPresenceService) {
     let store = Arc::new(SqliteStore::open_in_memory().await.unwrap());
     create_owner(store.as_ref(), "juliet").await;
     create_owner(store.as_ref(), "romeo").await;
@@ -110,8 +111,7 @@ async fn stanzas_routed_to_the_shard_s_own_users_need_no_shard_clients() {
     ));
     let bus = Arc::new(RecordingBus::default());
     let service = RosterPresenceService::new(shard.clone(), bus.clone(), Ownership::single());
-    let (juliet, romeo) = ("juliet@example.org/balcony", "romeo@example.org/orchard");
-    for (id, full) in [(1, romeo), (2, juliet)] {
+    for (id, full) in [(1, ROMEO), (2, JULIET)] {
         let key = SessionKey {
             node: "c2s".into(),
             id,
@@ -119,6 +119,16 @@ async fn stanzas_routed_to_the_shard_s_own_users_need_no_shard_clients() {
         let bound = shard.session_bound(Jid::new(full).unwrap(), key).await;
         service.execute(bound).await.unwrap();
     }
+    (shard, bus, service)
+}
+
+/// RFC 6121 §3.1 and §4.3.2 through the service with no shard clients at all: the
+/// subscription requests and approvals, and the probe of juliet's initial presence, are
+/// routed to this shard's own users and carried out here.
+#[tokio::test]
+async fn stanzas_routed_to_the_shard_s_own_users_need_no_shard_clients() {
+    let (shard, bus, service) = juliet_and_romeo_bound().await;
+    let (juliet, romeo) = (JULIET, ROMEO);
     let romeo_presence = format!("<presence from='{romeo}'><show>away</show></presence>");
     service
         .execute(shard.outbound(stanza(&romeo_presence)).await)
@@ -159,24 +169,8 @@ async fn stanzas_routed_to_the_shard_s_own_users_need_no_shard_clients() {
 /// available and subscribed to her presence, with the stanza attached to the call as a
 /// caller in this process does, or only in the envelope's XML as over gRPC.
 async fn published_for(xml: &str, direction: Direction, attach: bool) -> Vec<(String, String)> {
-    let store = Arc::new(SqliteStore::open_in_memory().await.unwrap());
-    create_owner(store.as_ref(), "juliet").await;
-    create_owner(store.as_ref(), "romeo").await;
-    let shard = Arc::new(Shard::new(
-        ShardConfig::new("example.org"),
-        Stores::sqlite(store.clone()),
-    ));
-    let bus = Arc::new(RecordingBus::default());
-    let service = RosterPresenceService::new(shard.clone(), bus.clone(), Ownership::single());
-    let (juliet, romeo) = ("juliet@example.org/balcony", "romeo@example.org/orchard");
-    for (id, full) in [(1, romeo), (2, juliet)] {
-        let key = SessionKey {
-            node: "c2s".into(),
-            id,
-        };
-        let bound = shard.session_bound(Jid::new(full).unwrap(), key).await;
-        service.execute(bound).await.unwrap();
-    }
+    let (shard, bus, service) = juliet_and_romeo_bound().await;
+    let (juliet, romeo) = (JULIET, ROMEO);
     for setup in [
         format!("<presence from='{romeo}' to='juliet@example.org' type='subscribe'/>"),
         format!("<presence from='{juliet}' to='romeo@example.org' type='subscribed'/>"),
@@ -202,7 +196,7 @@ async fn published_for(xml: &str, direction: Direction, attach: bool) -> Vec<(St
 /// stanza read from the envelope's XML: the same deliveries, byte for byte.
 #[tokio::test]
 async fn an_attached_stanza_is_processed_as_its_xml_is() {
-    let juliet = "juliet@example.org/balcony";
+    let juliet = JULIET;
     for (xml, direction) in [
         (
             format!(
