@@ -4,6 +4,7 @@
 mod bind;
 mod bound;
 mod negotiate;
+mod quiet;
 mod sasl;
 mod sasl2;
 mod stream;

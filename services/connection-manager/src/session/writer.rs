@@ -5,14 +5,12 @@
 //! termination writes the stream error and closes. Every socket write races the termination
 //! signal, so a client that stopped reading cannot pin this task.
 
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::time::{Instant, Sleep};
-
 use xmpp_core::{StreamError, StreamErrorCondition};
 
+use super::quiet::QuietTimer;
 use super::stream::Writer;
 use crate::outbox::Outbox;
 use crate::registry::{Outbound, SessionControl};
@@ -46,7 +44,7 @@ async fn write_queued(
     // token's waiters each time.
     let terminated = control.terminated();
     tokio::pin!(terminated);
-    let mut keepalive = keepalive.map(Keepalive::new);
+    let mut keepalive = keepalive.map(QuietTimer::new);
     // Idle, the writer waits on its queue, which termination wakes ([`SessionControl`]); the
     // termination future (two locks a poll) is polled only while the socket makes it wait.
     // The flag is checked on every turn, so a terminated session writes at most the batch it
@@ -80,16 +78,16 @@ async fn write_queued(
                     () = &mut terminated => break,
                 }
                 if let Some(keepalive) = &mut keepalive {
-                    keepalive.wrote();
+                    keepalive.touch();
                 }
             }
-            quiet = Keepalive::due(&mut keepalive) => if quiet {
+            () = QuietTimer::elapsed(&mut keepalive) => {
                 tokio::select! {
                     biased;
                     () = &mut terminated => break,
                     r = writer.write_raw(" ") => if r.is_err() { return },
                 }
-            },
+            }
         }
     }
     // Terminated: the reason goes out as a stream error, as far as the socket still takes it.
@@ -97,51 +95,6 @@ async fn write_queued(
         .reason()
         .unwrap_or_else(|| StreamError::new(StreamErrorCondition::UndefinedCondition));
     let _ = tokio::time::timeout(CLOSE_TIMEOUT, writer.write_error_and_close(&reason)).await;
-}
-
-/// When a whitespace keepalive is due: after `interval` without a write. The timer is set
-/// once per interval, not once per stanza (each reset is a removal from and an insertion into
-/// the runtime's timer wheel): a write only notes its time, and a timer that fires early
-/// moves to the interval's end after the last write.
-struct Keepalive {
-    interval: Duration,
-    timer: Pin<Box<Sleep>>,
-    last_write: Instant,
-}
-
-impl Keepalive {
-    fn new(interval: Duration) -> Self {
-        let now = Instant::now();
-        Self {
-            interval,
-            timer: Box::pin(tokio::time::sleep_until(now + interval)),
-            last_write: now,
-        }
-    }
-
-    fn wrote(&mut self) {
-        self.last_write = Instant::now();
-    }
-
-    /// Waits for the timer; `true` when the stream has been quiet for the interval (the
-    /// timer then restarts from now), `false` when it was moved to after the last write.
-    /// Never resolves without keepalives.
-    async fn due(keepalive: &mut Option<Self>) -> bool {
-        let Some(this) = keepalive else {
-            return std::future::pending().await;
-        };
-        this.timer.as_mut().await;
-        let quiet_until = this.last_write + this.interval;
-        let now = Instant::now();
-        if quiet_until > now {
-            this.timer.as_mut().reset(quiet_until);
-            false
-        } else {
-            this.timer.as_mut().reset(now + this.interval);
-            this.last_write = now;
-            true
-        }
-    }
 }
 
 /// Terminates the session when dropped, so that a writer never outlives its session's task:
