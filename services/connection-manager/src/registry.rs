@@ -8,8 +8,10 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::Poll;
 
 use bytes::Bytes;
+use futures::task::AtomicWaker;
 use tokio_util::sync::CancellationToken;
 use xmpp_core::{Element, Jid, StreamError, StreamErrorCondition};
 
@@ -41,6 +43,10 @@ pub struct SessionControl {
     /// and looks at `killed` when woken, instead of also polling `kill` (two locks) every
     /// time it goes idle, which is once per delivery.
     outbox: Arc<Outbox>,
+    /// The task reading the session's stream, woken on termination
+    /// ([`SessionControl::reader_terminated`]): it waits for the next stanza and termination
+    /// at once, once per stanza read, and a fresh `kill` future took three locks each time.
+    reader: AtomicWaker,
 }
 
 impl SessionControl {
@@ -51,6 +57,7 @@ impl SessionControl {
             killed: AtomicBool::new(false),
             reason: Mutex::new(None),
             outbox,
+            reader: AtomicWaker::new(),
         }
     }
 
@@ -71,11 +78,26 @@ impl SessionControl {
         self.killed.store(true, Ordering::Release);
         self.kill.cancel();
         self.outbox.wake();
+        self.reader.wake();
     }
 
     /// Resolves once [`SessionControl::terminate`] was called.
     pub async fn terminated(&self) {
         self.kill.cancelled().await;
+    }
+
+    /// Resolves once [`SessionControl::terminate`] was called, for the one task that reads
+    /// the session's stream: it takes no lock, but only the last task to poll it is woken.
+    pub fn reader_terminated(&self) -> impl Future<Output = ()> + '_ {
+        std::future::poll_fn(|cx| {
+            // Registered before the check: a termination after it wakes this waker.
+            self.reader.register(cx.waker());
+            if self.is_terminated() {
+                Poll::Ready(())
+            } else {
+                Poll::Pending
+            }
+        })
     }
 
     /// Whether the session was terminated.
@@ -363,6 +385,37 @@ mod tests {
         assert_eq!(
             h.control().reason().unwrap().condition,
             StreamErrorCondition::ResourceConstraint
+        );
+    }
+
+    /// The reading task waits for termination through the control's waker: a termination
+    /// from another task wakes it, and once terminated the wait ends at once. The first
+    /// reason given wins.
+    #[tokio::test]
+    async fn termination_wakes_the_waiting_reader() {
+        let (h, _rx) = handle("juliet@example.com/balcony", 1);
+        let control = h.control().clone();
+        let reader = tokio::spawn(async move {
+            let next_stanza = std::future::pending::<()>();
+            tokio::select! {
+                biased;
+                () = control.reader_terminated() => "terminated",
+                () = next_stanza => "read",
+            }
+        });
+        // Let the reader register its waker, then terminate from here.
+        tokio::task::yield_now().await;
+        assert!(!reader.is_finished());
+        h.control()
+            .terminate(StreamError::new(StreamErrorCondition::SystemShutdown));
+        h.control()
+            .terminate(StreamError::new(StreamErrorCondition::ConnectionTimeout));
+        let outcome = tokio::time::timeout(std::time::Duration::from_secs(5), reader).await;
+        assert_eq!(outcome.unwrap().unwrap(), "terminated");
+        h.control().reader_terminated().await;
+        assert_eq!(
+            h.control().reason().unwrap().condition,
+            StreamErrorCondition::SystemShutdown
         );
     }
 

@@ -9,6 +9,7 @@ use storage::AccountStore;
 use tokio::net::{TcpListener, TcpSocket};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
+use xmpp_core::{StreamError, StreamErrorCondition};
 
 use crate::cluster::{self, Cluster};
 use crate::config::C2sConfig;
@@ -131,6 +132,13 @@ pub async fn run(
         }
     }
     accept_loop(&server, &listeners, &permits, &shutdown).await;
+    // Bound sessions end through their controls, on which their readers wait (not on the
+    // shared token: `session::bound`); one bound after this sees the token cancelled.
+    for session in server.sessions.all() {
+        session
+            .control()
+            .terminate(StreamError::new(StreamErrorCondition::SystemShutdown));
+    }
     // Every session holds a permit until it has closed its stream: all permits back means
     // all streams closed.
     let grace = Duration::from_secs(server.config.limits.shutdown_grace_secs);

@@ -10,6 +10,7 @@ use tokio_util::sync::CancellationToken;
 use xmpp_core::{StreamError, StreamErrorCondition};
 use xmpp_stream::{ReadError, StreamEvent};
 
+use super::quiet::QuietTimer;
 use super::stream::Reader;
 use crate::rate::TokenBucket;
 use crate::registry::SessionHandle;
@@ -17,6 +18,13 @@ use crate::router;
 use crate::server::C2sServer;
 
 /// Reads until the stream ends, then returns; the caller unregisters the session.
+///
+/// Per stanza it waits for the next stanza, for termination and for the idle timeout at
+/// once, with no lock taken: termination wakes this task through the session's control
+/// ([`SessionControl::reader_terminated`](crate::registry::SessionControl::reader_terminated)), the idle timer
+/// moves only once per interval ([`QuietTimer`]), and the server's shutdown reaches a bound
+/// session through its control too (`server::run` terminates every registered session), so
+/// the shutdown token, shared by every session, is looked at only here at the start.
 pub(crate) async fn run_bound(
     server: &Arc<C2sServer>,
     reader: &mut Reader,
@@ -24,24 +32,23 @@ pub(crate) async fn run_bound(
     shutdown: &CancellationToken,
 ) {
     let control = session.control().clone();
+    // Bound after the server terminated its registered sessions: the token says so.
+    if shutdown.is_cancelled() {
+        control.terminate(StreamError::new(StreamErrorCondition::SystemShutdown));
+        return;
+    }
     let limits = &server.config.limits;
     let mut bucket = TokenBucket::new(limits.stanza_rate, limits.stanza_burst);
-    let idle_timeout = limits.idle_timeout();
+    let mut idle = limits.idle_timeout().map(QuietTimer::new);
     loop {
-        let idle = async {
-            match idle_timeout {
-                Some(d) => tokio::time::sleep(d).await,
-                None => std::future::pending().await,
-            }
-        };
+        // Idle counts from when the reader starts waiting, after the last stanza's routing.
+        if let Some(idle) = &mut idle {
+            idle.touch();
+        }
         let event = tokio::select! {
             biased;
-            () = control.terminated() => return,
-            () = shutdown.cancelled() => {
-                control.terminate(StreamError::new(StreamErrorCondition::SystemShutdown));
-                return;
-            }
-            () = idle => {
+            () = control.reader_terminated() => return,
+            () = QuietTimer::elapsed(&mut idle) => {
                 // RFC 6120 §4.6.1 / §4.9.3.4: no traffic, not even a whitespace ping.
                 control.terminate(StreamError::with_text(StreamErrorCondition::ConnectionTimeout, "idle timeout"));
                 return;
@@ -54,7 +61,7 @@ pub(crate) async fn run_bound(
                 if !wait.is_zero() {
                     tokio::select! {
                         () = tokio::time::sleep(wait) => {}
-                        () = control.terminated() => return,
+                        () = control.reader_terminated() => return,
                     }
                 }
                 // One span per client stanza: the root of the stanza's trace, carried to the
