@@ -21,10 +21,12 @@ use crate::server::C2sServer;
 ///
 /// Per stanza it waits for the next stanza, for termination and for the idle timeout at
 /// once, with no lock taken: termination wakes this task through the session's control
-/// ([`SessionControl::reader_terminated`](crate::registry::SessionControl::reader_terminated)), the idle timer
-/// moves only once per interval ([`QuietTimer`]), and the server's shutdown reaches a bound
-/// session through its control too (`server::run` terminates every registered session), so
-/// the shutdown token, shared by every session, is looked at only here at the start.
+/// ([`reader_terminated`]), the idle timer moves only once per interval ([`QuietTimer`]),
+/// and the server's shutdown reaches a bound session through its control too
+/// (`server::run` terminates every registered session), so the shutdown token, shared by
+/// every session, is looked at only here at the start.
+///
+/// [`reader_terminated`]: crate::registry::SessionControl::reader_terminated
 pub(crate) async fn run_bound(
     server: &Arc<C2sServer>,
     reader: &mut Reader,
