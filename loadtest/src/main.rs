@@ -3,6 +3,8 @@
 //! once, measuring latency, throughput and the server's cost along the way.
 
 mod accounting;
+mod commands;
+mod curve;
 mod driver;
 mod machine;
 mod merge;
@@ -62,7 +64,7 @@ const SCRAM_CACHE_CAPACITY: usize = 200_000;
 )]
 struct Args {
     #[command(subcommand)]
-    command: Option<merge::Command>,
+    command: Option<commands::Command>,
     /// The server's client (STARTTLS) port; must be on 127.0.0.0/8.
     #[arg(long, default_value = "127.0.0.1:5222")]
     server: SocketAddr,
@@ -192,7 +194,7 @@ struct Args {
 async fn main() -> ExitCode {
     let args = Args::parse();
     let result = match &args.command {
-        Some(command) => merge::run(command),
+        Some(command) => commands::run(command),
         None => run(args).await,
     };
     match result {

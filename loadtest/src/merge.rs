@@ -23,15 +23,6 @@ use crate::driver::LoginReport;
 use crate::report::{self, Merged, PhaseSummary, Report, RunPart, ServerCost};
 use crate::scenario::Outcome;
 
-/// Subcommands besides the run itself.
-#[derive(Debug, clap::Subcommand)]
-pub enum Command {
-    /// Combines the results of generator processes that ran at the same time, each with its
-    /// own partition of the users (--first-user) and the same --start-at, into one
-    /// result.json, summary.md and latency.svg.
-    Merge(MergeArgs),
-}
-
 /// `starling-loadtest merge --out DIR IN...`
 #[derive(Debug, clap::Args)]
 pub struct MergeArgs {
@@ -43,14 +34,9 @@ pub struct MergeArgs {
     pub inputs: Vec<PathBuf>,
 }
 
-/// Runs a subcommand; returns the merged verdict.
-pub fn run(command: &Command) -> anyhow::Result<bool> {
-    execute(command, &mut std::io::stdout())
-}
-
-/// Runs a subcommand, writing the summary to `summary`.
-fn execute(command: &Command, summary: &mut impl std::io::Write) -> anyhow::Result<bool> {
-    let Command::Merge(args) = command;
+/// Merges the runs, writes the merged result into `args.out` and its summary to `summary`;
+/// returns the merged verdict.
+pub fn execute(args: &MergeArgs, summary: &mut impl std::io::Write) -> anyhow::Result<bool> {
     let mut runs = Vec::with_capacity(args.inputs.len());
     for input in &args.inputs {
         runs.push(read(input)?);

@@ -288,12 +288,12 @@ fn the_merged_report_is_written_and_reads_back() {
         inputs.push(d);
     }
     let out = dir.path().join("merged");
-    let command = Command::Merge(MergeArgs {
+    let args = MergeArgs {
         out: out.clone(),
         inputs,
-    });
+    };
     let mut summary = Vec::new();
-    assert!(execute(&command, &mut summary).unwrap());
+    assert!(execute(&args, &mut summary).unwrap());
     let summary = String::from_utf8(summary).unwrap();
     assert!(summary.contains("Result: **pass**"), "{summary}");
     for f in ["result.json", "summary.md", "latency.svg"] {

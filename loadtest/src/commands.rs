@@ -1,0 +1,30 @@
+//! Subcommands besides the run itself: they read the `result.json` of earlier runs.
+
+use crate::{curve, merge};
+
+/// Subcommands besides the run itself.
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// Combines the results of generator processes that ran at the same time, each with its
+    /// own partition of the users (--first-user) and the same --start-at, into one
+    /// result.json, summary.md and latency.svg.
+    Merge(merge::MergeArgs),
+    /// Draws the saturation curve of a series of runs (each server at several rates): p50 and
+    /// p99 latency and deliveries per second against the offered load, per server, into
+    /// curve.svg, with a table of every run and the highest load each server held into
+    /// curve.md.
+    Curve(curve::CurveArgs),
+}
+
+/// Runs a subcommand; returns its verdict (a merged run's, or true once a curve is drawn).
+pub fn run(command: &Command) -> anyhow::Result<bool> {
+    let mut stdout = std::io::stdout();
+    match command {
+        Command::Merge(args) => merge::execute(args, &mut stdout),
+        Command::Curve(args) => {
+            let table = curve::execute(args)?;
+            std::io::Write::write_all(&mut stdout, table.as_bytes())?;
+            Ok(true)
+        }
+    }
+}
