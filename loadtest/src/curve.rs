@@ -245,15 +245,24 @@ pub fn markdown(title: &str, all: &[Series]) -> String {
         let _ = writeln!(s, "| {} | {} | {} |", x.server, held[0], held[1]);
     }
     if let Some((first, rest)) = all.split_first() {
+        let [slow, fast] = LIMITS_US;
         for other in rest {
-            let ratios = LIMITS_US.map(|limit| match (first.held(limit), other.held(limit)) {
+            // The first server's load held under `mine` over the other's under `theirs`.
+            let ratio = |mine, theirs| match (first.held(mine), other.held(theirs)) {
                 (Some(a), Some(b)) => format!("{:.2}", a.offered_per_s / b.offered_per_s),
                 _ => "-".to_owned(),
-            });
+            };
             let _ = writeln!(
                 s,
-                "\n{} held {} times {}'s load with p99 under 1 s, {} times under 100 ms.",
-                first.server, ratios[0], other.server, ratios[1]
+                "\n{} / {}: {} with p99 under 1 s for both, {} under 100 ms for both, {} with \
+                 {} under 100 ms against {} under 1 s (the targets' comparison).",
+                first.server,
+                other.server,
+                ratio(slow, slow),
+                ratio(fast, fast),
+                ratio(fast, slow),
+                first.server,
+                other.server,
             );
         }
     }

@@ -208,7 +208,8 @@ fn the_table_lists_every_run_and_what_each_server_held() {
          | starling | 60000/s (p99 55.0 ms) | 60000/s (p99 55.0 ms) |\n\
          | ejabberd | none of these loads | none of these loads |\n\
          \n\
-         starling held - times ejabberd's load with p99 under 1 s, - times under 100 ms.\n"
+         starling / ejabberd: - with p99 under 1 s for both, - under 100 ms for both, - with \
+         starling under 100 ms against ejabberd under 1 s (the targets' comparison).\n"
     );
 }
 
@@ -218,8 +219,10 @@ fn a_series_of_run_directories_gives_the_table_and_the_plot() {
     let mut inputs = Vec::new();
     for (name, expected, p99_us) in [
         ("starling-3000", 1_200_000, 30_000),
+        ("starling-3500", 1_400_000, 500_000),
         ("starling-4000", 1_600_000, 1_500_000),
         ("ejabberd-300", 120_000, 50_000),
+        ("ejabberd-400", 160_000, 400_000),
     ] {
         let run = dir.path().join(name);
         report(expected, 20.0, 0, p99_us).write(&run).unwrap();
@@ -228,7 +231,7 @@ fn a_series_of_run_directories_gives_the_table_and_the_plot() {
         inputs.push(run);
     }
     // A result file given directly counts as its directory.
-    inputs[2] = inputs[2].join("result.json");
+    inputs[3] = inputs[3].join("result.json");
     let out = dir.path().join("curve");
     let table = execute(&CurveArgs {
         out: out.clone(),
@@ -244,17 +247,19 @@ fn a_series_of_run_directories_gives_the_table_and_the_plot() {
         "{table}"
     );
     assert!(
-        table.contains("| starling | 60000/s (p99 30.0 ms) | 60000/s (p99 30.0 ms) |"),
+        table.contains("| starling | 70000/s (p99 500 ms) | 60000/s (p99 30.0 ms) |"),
         "{table}"
     );
     assert!(
-        table.contains("| ejabberd | 6000/s (p99 50.0 ms) | 6000/s (p99 50.0 ms) |"),
+        table.contains("| ejabberd | 8000/s (p99 400 ms) | 6000/s (p99 50.0 ms) |"),
         "{table}"
     );
+    // 70,000 / 8,000, 60,000 / 6,000 and 60,000 / 8,000.
     assert!(
         table.ends_with(
-            "\nstarling held 10.00 times ejabberd's load with p99 under 1 s, \
-             10.00 times under 100 ms.\n"
+            "\nstarling / ejabberd: 8.75 with p99 under 1 s for both, 10.00 under 100 ms for \
+             both, 7.50 with starling under 100 ms against ejabberd under 1 s (the targets' \
+             comparison).\n"
         ),
         "{table}"
     );
