@@ -17,6 +17,7 @@ use anyhow::{Context, bail};
 use plotters::prelude::*;
 
 use crate::accounting::Phase;
+use crate::machine;
 use crate::report::Report;
 
 /// `starling-loadtest curve --out DIR RUN...`
@@ -53,9 +54,9 @@ pub struct Point {
     pub p99_us: u64,
     /// Maximum.
     pub max_us: u64,
-    /// Cores the server and the generator used, and the machine's idle share (percent),
-    /// while the deliveries arrived.
-    pub machine: Option<(Option<f64>, f64, f64)>,
+    /// The machine while the deliveries arrived: the server's and the generator's cores,
+    /// idle and steal.
+    pub machine: Option<machine::Span>,
 }
 
 impl Point {
@@ -75,9 +76,7 @@ impl Point {
             p50_us: phase.p50_us,
             p99_us: phase.p99_us,
             max_us: phase.max_us,
-            machine: phase
-                .machine(&report.machine)
-                .map(|m| (m.server_cores, m.generator_cores, m.idle_pct)),
+            machine: phase.machine(&report.machine),
         })
     }
 
@@ -210,9 +209,11 @@ pub fn markdown(title: &str, all: &[Series]) -> String {
     for x in all {
         for p in &x.points {
             let machine = match p.machine {
-                Some((server, generator, idle)) => format!(
-                    "{} / {generator:.2}, {idle:.0}%",
-                    server.map_or("-".to_owned(), |c| format!("{c:.2}"))
+                Some(m) => format!(
+                    "{} / {:.2}, {:.0}%",
+                    m.server_cores.map_or("-".to_owned(), |c| format!("{c:.2}")),
+                    m.generator_cores,
+                    m.idle_pct
                 ),
                 None => "-".to_owned(),
             };
@@ -291,7 +292,7 @@ const COLORS: [RGBColor; 5] = [
 const GUIDE: RGBColor = RGBColor(255, 127, 14);
 
 /// Two panels over the offered load: p50 and p99 latency (ms), with the two limits, and
-/// deliveries per second against the offered (the grey diagonal is keeping up); the key in a
+/// deliveries per second against the offered (the diagonal is keeping up); the key in a
 /// column of its own on the right, where no point can hide it.
 pub fn svg(path: &Path, title: &str, all: &[Series]) -> anyhow::Result<()> {
     let points = || all.iter().flat_map(|s| &s.points);

@@ -99,9 +99,10 @@ fn the_offered_load_is_the_measured_phase_expected_over_its_sending_time() {
         (300, 10_000, 40_000, 80_000)
     );
     // The machine over seconds 10 and 11, when the deliveries arrived.
-    let (server, generator, idle) = p.machine.unwrap();
-    assert!((server.unwrap() - 1.3).abs() < 1e-9);
-    assert_eq!((generator, idle), (0.5, 10.0));
+    let m = p.machine.unwrap();
+    assert_eq!(m.seconds, 2);
+    assert!((m.server_cores.unwrap() - 1.3).abs() < 1e-9);
+    assert_eq!((m.generator_cores, m.idle_pct), (0.5, 10.0));
 }
 
 #[test]
@@ -178,7 +179,14 @@ fn runs_are_grouped_by_server_most_held_first_and_sorted_by_load() {
 #[test]
 fn the_table_lists_every_run_and_what_each_server_held() {
     let mut fast = point(60_000.0, 0, 55_000);
-    fast.machine = Some((Some(1.17), 0.58, 11.4));
+    fast.machine = Some(machine::Span {
+        seconds: 20,
+        steal_pct: 0.0,
+        steal_max_pct: 0.0,
+        idle_pct: 11.4,
+        server_cores: Some(1.17),
+        generator_cores: 0.58,
+    });
     let all = series(vec![
         ("starling".into(), Some("starling 0.1.0".into()), fast),
         ("starling".into(), None, point(80_000.0, 0, 1_191_000)),
