@@ -20,6 +20,7 @@ use xmpp_core::{Element, Jid, Stanza, StanzaErrorCondition, ns};
 
 use crate::account_iq;
 use crate::effects::{Effect, Effects};
+use crate::sessions::Resource;
 use crate::shard::{Shard, reply_error, reply_with};
 
 /// §8.5 for a message stanza to `to`, a local bare or full JID.
@@ -56,22 +57,11 @@ pub(crate) async fn message(shard: &Shard, to: &Jid, stanza: Stanza, effects: &m
         "error" => return,
         _ => {}
     }
-    let resources = shard.sessions.of(&user);
-    let non_negative: Vec<_> = resources
-        .iter()
-        .filter(|r| r.available && r.priority >= 0)
-        .collect();
-    if !non_negative.is_empty() {
-        let targets = if kind == "headline" {
-            non_negative.iter().map(|r| r.jid.clone()).collect()
-        } else {
-            let top = non_negative.iter().map(|r| r.priority).max().unwrap_or(0);
-            non_negative
-                .iter()
-                .filter(|r| r.priority == top)
-                .map(|r| r.jid.clone())
-                .collect()
-        };
+    let headline = kind == "headline";
+    let targets = shard
+        .sessions
+        .with_resources(&user, |resources| message_targets(resources, headline));
+    if !targets.is_empty() {
         // §8.5.2.1.1: the 'to' stays as the sender wrote it.
         effects.deliver_to(&user, targets, stanza.into_element());
         return;
@@ -86,6 +76,22 @@ pub(crate) async fn message(shard: &Shard, to: &Jid, stanza: Stanza, effects: &m
         return;
     }
     store_offline(shard, &user, stanza, effects).await;
+}
+
+/// The resources a message to the bare JID goes to (§8.5.2.1.1): the available ones with a
+/// non-negative priority; of those, for anything but a headline, only the ones with the
+/// highest priority. None when no resource qualifies.
+fn message_targets(resources: &[Resource], headline: bool) -> Vec<Jid> {
+    let eligible = || resources.iter().filter(|r| r.available && r.priority >= 0);
+    let lowest = if headline {
+        0
+    } else {
+        eligible().map(|r| r.priority).max().unwrap_or(0)
+    };
+    eligible()
+        .filter(|r| r.priority >= lowest)
+        .map(|r| r.jid.clone())
+        .collect()
 }
 
 /// Keeps a normal or chat message for `user` until the next available presence with a
@@ -248,5 +254,52 @@ mod tests {
             "2000-02-29T00:00:00.123Z"
         );
         assert_eq!(xep0082_datetime(-1), "1969-12-31T23:59:59.999Z");
+    }
+
+    /// RFC 6121 §8.5.2.1.1: the most available resources for a message, every non-negative
+    /// one for a headline, never an unavailable or negative one.
+    #[test]
+    fn message_targets_follow_availability_and_priority() {
+        let resource = |name: &str, available, priority| Resource {
+            jid: Jid::new(&format!("juliet@example.com/{name}")).unwrap(),
+            session: crate::sessions::SessionKey {
+                node: "cm-0".into(),
+                id: 1,
+            },
+            available,
+            priority,
+            last_presence: None,
+            interested: false,
+            directed: Vec::new(),
+        };
+        let names = |jids: Vec<Jid>| -> Vec<String> {
+            jids.iter()
+                .map(|j| j.resource().unwrap_or_default().to_owned())
+                .collect()
+        };
+        let resources = [
+            resource("balcony", true, 1),
+            resource("chamber", true, 5),
+            resource("garden", true, 5),
+            resource("hidden", true, -1),
+            resource("tomb", false, 9),
+        ];
+        assert_eq!(
+            names(message_targets(&resources, false)),
+            ["chamber", "garden"]
+        );
+        assert_eq!(
+            names(message_targets(&resources, true)),
+            ["balcony", "chamber", "garden"]
+        );
+        // Only negative or unavailable resources: none, and the message is stored offline.
+        assert!(message_targets(&resources[3..], false).is_empty());
+        assert!(message_targets(&resources[3..], true).is_empty());
+        assert!(message_targets(&[], false).is_empty());
+        // Priority 0 is non-negative.
+        assert_eq!(
+            names(message_targets(&[resource("balcony", true, 0)], false)),
+            ["balcony"]
+        );
     }
 }

@@ -121,6 +121,15 @@ impl Sessions {
         self.lock().get(user).cloned().unwrap_or_default()
     }
 
+    /// Runs `f` on the resources of `user` (bare JID; none when offline) under the lock, so
+    /// that a caller needing a few of their fields copies only those: a message to a bare
+    /// JID picks full JIDs by availability and priority (RFC 6121 §8.5.2.1.1), where
+    /// [`Self::of`] would copy every resource, its directed-presence list included. `f` runs
+    /// with the lock held: it must not call back into `Sessions`.
+    pub fn with_resources<T>(&self, user: &Jid, f: impl FnOnce(&[Resource]) -> T) -> T {
+        f(self.lock().get(user).map_or(&[], Vec::as_slice))
+    }
+
     /// A copy of the resource `full`.
     pub fn get(&self, full: &Jid) -> Option<Resource> {
         self.lock()
@@ -244,5 +253,24 @@ mod tests {
         assert!(sessions.unbind(&balcony, &key(3)).is_some());
         assert!(sessions.unbind(&chamber, &key(2)).is_some());
         assert!(sessions.is_empty());
+    }
+
+    #[test]
+    fn with_resources_sees_the_users_resources_in_place() {
+        let sessions = Sessions::new();
+        let bare = Jid::new("juliet@example.com").unwrap();
+        let balcony = Jid::new("juliet@example.com/balcony").unwrap();
+        let romeo = Jid::new("romeo@example.net/orchard").unwrap();
+        sessions.bind(balcony.clone(), key(1));
+        sessions.bind(romeo, key(2));
+        sessions.update(&balcony, |r| r.priority = 3);
+        let seen = sessions.with_resources(&bare, |list| {
+            list.iter()
+                .map(|r| (r.jid.clone(), r.priority))
+                .collect::<Vec<_>>()
+        });
+        assert_eq!(seen, [(balcony, 3)]);
+        let offline = Jid::new("nurse@example.com").unwrap();
+        assert_eq!(sessions.with_resources(&offline, <[Resource]>::len), 0);
     }
 }
