@@ -228,12 +228,16 @@ mod tests {
         }
     }
 
+    fn jid(s: &str) -> Jid {
+        Jid::new(s).unwrap()
+    }
+
     #[test]
     fn a_users_first_resource_takes_room_for_one() {
         let sessions = Sessions::new();
-        let bare = Jid::new("juliet@example.com").unwrap();
-        let balcony = Jid::new("juliet@example.com/balcony").unwrap();
-        let chamber = Jid::new("juliet@example.com/chamber").unwrap();
+        let bare = jid("juliet@example.com");
+        let balcony = jid("juliet@example.com/balcony");
+        let chamber = jid("juliet@example.com/chamber");
         assert!(sessions.bind(balcony.clone(), key(1)).is_none());
         assert_eq!(sessions.lock().get(&bare).unwrap().capacity(), 1);
         assert!(sessions.bind(chamber.clone(), key(2)).is_none());
@@ -258,9 +262,9 @@ mod tests {
     #[test]
     fn with_resources_sees_the_users_resources_in_place() {
         let sessions = Sessions::new();
-        let bare = Jid::new("juliet@example.com").unwrap();
-        let balcony = Jid::new("juliet@example.com/balcony").unwrap();
-        let romeo = Jid::new("romeo@example.net/orchard").unwrap();
+        let bare = jid("juliet@example.com");
+        let balcony = jid("juliet@example.com/balcony");
+        let romeo = jid("romeo@example.net/orchard");
         sessions.bind(balcony.clone(), key(1));
         sessions.bind(romeo, key(2));
         sessions.update(&balcony, |r| r.priority = 3);
@@ -270,7 +274,7 @@ mod tests {
                 .collect::<Vec<_>>()
         });
         assert_eq!(seen, [(balcony, 3)]);
-        let offline = Jid::new("nurse@example.com").unwrap();
+        let offline = jid("nurse@example.com");
         assert_eq!(sessions.with_resources(&offline, <[Resource]>::len), 0);
     }
 }
