@@ -104,14 +104,18 @@ impl Series {
     }
 }
 
-/// The server's name of a run directory: its name up to the first '-' followed by a digit.
-pub fn server_of(input: &Path) -> String {
-    let dir = if input.extension().is_some_and(|e| e == "json") {
+/// The run directory of an input: the input, or the directory of a `result.json` given.
+fn run_dir(input: &Path) -> &Path {
+    if input.extension().is_some_and(|e| e == "json") {
         input.parent().unwrap_or(input)
     } else {
         input
-    };
-    let name = dir
+    }
+}
+
+/// The server's name of a run directory: its name up to the first '-' followed by a digit.
+pub fn server_of(input: &Path) -> String {
+    let name = run_dir(input)
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
@@ -157,12 +161,7 @@ pub fn execute(args: &CurveArgs) -> anyhow::Result<String> {
     for input in &args.inputs {
         let (_, report) = crate::merge::read(input)?;
         let point = Point::of(&report).with_context(|| format!("{}", input.display()))?;
-        let dir = if input.is_dir() {
-            input.clone()
-        } else {
-            input.parent().map(Path::to_path_buf).unwrap_or_default()
-        };
-        let version = std::fs::read_to_string(dir.join("version.txt"))
+        let version = std::fs::read_to_string(run_dir(input).join("version.txt"))
             .ok()
             .map(|v| v.trim().to_owned())
             .filter(|v| !v.is_empty());
