@@ -74,9 +74,10 @@ pub struct TlsSettings {
     /// rustls's per-connection state (its 4 KiB receive buffer among it): about 6 KB less
     /// per idle TLS session. TLS 1.3 keys change as with rustls (a client's KeyUpdate is
     /// followed and answered; ours change before the suite's record limit, RFC 8446 §5.5).
-    /// On TLS 1.2 a renegotiation attempt is refused with a no_renegotiation warning, as
-    /// rustls does, a second ends the connection, and so does sending 2^24.5 AES-GCM
-    /// records; `false` keeps rustls's record layer.
+    /// On TLS 1.2, as with rustls, a renegotiation attempt is refused with a
+    /// no_renegotiation warning, a second ends the connection, and reaching the suite's
+    /// record limit (2^24 AES-GCM records) ends it with a close_notify. `false` keeps
+    /// rustls's record layer.
     pub compact_sessions: bool,
 }
 

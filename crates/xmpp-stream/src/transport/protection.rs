@@ -158,6 +158,12 @@ impl Protection {
         Ok(())
     }
 
+    /// The next record's sequence number.
+    #[cfg(test)]
+    pub(super) fn seq(&self) -> u64 {
+        self.seq
+    }
+
     /// Lowers the record limit, so that tests reach it.
     #[cfg(test)]
     pub(super) fn set_limit(&mut self, limit: u64) {

@@ -12,9 +12,9 @@
 //! the receiving key, and when it asks for ours to change too, a KeyUpdate of ours goes
 //! before our next application data (one for any number of requests meanwhile); our side
 //! changes its key by itself before reaching the suite's confidentiality limit (§5.5). On
-//! TLS 1.2 keys do not change: a renegotiation attempt is refused with a no_renegotiation
-//! warning, a second ends the connection (as with rustls), and reaching the limit (2^24.5
-//! records for AES-GCM) ends it.
+//! TLS 1.2 keys do not change, and, as with rustls, a renegotiation attempt is refused with
+//! a no_renegotiation warning, a second ends the connection, and our side reaching the
+//! suite's limit (2^24 AES-GCM records in the ring provider) ends it with a close_notify.
 
 use std::io;
 use std::pin::Pin;
@@ -285,6 +285,28 @@ impl<S> Records<S> {
         self.tx.update()
     }
 
+    /// Ends a TLS 1.2 connection whose key has one record left: its keys cannot change, so,
+    /// as rustls does when a TLS 1.2 suite's confidentiality limit is reached, the
+    /// connection closes with a close_notify (RFC 5246 §7.2.1), here the last record the key
+    /// may protect, out now if the socket takes it. Reads and writes fail from then on; the
+    /// client reconnects.
+    fn close_at_limit(&mut self, cx: &mut Context<'_>) -> io::Error
+    where
+        S: AsyncWrite + Unpin,
+    {
+        self.write_closed = true;
+        if let Err(why) = self.tx.seal(ALERT, &[1, CLOSE_NOTIFY], &mut self.outbuf) {
+            // The last record went to an alert (a refused renegotiation's warning).
+            tracing::debug!(why, "no close_notify sent");
+        }
+        let _ = self.poll_drain(cx);
+        self.fail(
+            io::ErrorKind::Other,
+            "the cipher suite's record limit was reached and TLS 1.2 keys cannot change",
+            None,
+        )
+    }
+
     /// Seals `data` as one record when nothing else waits for the socket, in this thread's
     /// [`SCRATCH`] buffer, and offers it to the socket at once; only what the socket does
     /// not take is kept, in `outbuf`, for the next flush. Most records leave whole here, so
@@ -410,6 +432,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for Records<S> {
         }
         if buf.is_empty() {
             return Poll::Ready(Ok(0));
+        }
+        if this.tx.at_limit() && !this.tx.updatable() {
+            return Poll::Ready(Err(this.close_at_limit(cx)));
         }
         if this.tx.updatable() && (this.update_requested || this.tx.at_limit()) {
             this.update_requested = false;

@@ -296,6 +296,36 @@ async fn our_key_changes_before_the_record_limit() {
     assert_eq!(records(&server).tx.updates(), 4);
 }
 
+/// TLS 1.2 keys cannot change (RFC 5246 has no KeyUpdate): at the suite's limit (lowered
+/// here to three records from the first application record) the last record the key may
+/// protect is a close_notify (§7.2.1), as rustls ends such a connection. The client reads
+/// the data before it, then a clean end; the server's later reads and writes fail.
+#[tokio::test]
+async fn a_tls_1_2_connection_ends_with_close_notify_at_the_record_limit() {
+    let configs = configs(&rustls::version::TLS12, None);
+    let (mut server, mut client) = connect(&configs, 64 * 1024, b"").await;
+    let Transport::Records(session) = &mut server else {
+        unreachable!()
+    };
+    let first = session.tx.seq();
+    session.tx.set_limit(first + 3);
+    for i in 0..2u8 {
+        assert_eq!(
+            transfer(&mut server, &mut client, &[b'a' + i]).await,
+            [b'a' + i]
+        );
+    }
+    let err = server.write_all(b"c").await.unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::Other);
+    assert_eq!(records(&server).tx.seq(), first + 3);
+    // The pipe stays open (the server is not dropped): rustls ends the read only at a
+    // close_notify; a cut would be `UnexpectedEof`.
+    let mut rest = Vec::new();
+    assert_eq!(client.read_to_end(&mut rest).await.unwrap(), 0);
+    assert!(server.write_all(b"d").await.is_err());
+    assert!(server.read_u8().await.is_err());
+}
+
 /// A client's record layer, taken from rustls after its handshake, so that tests can send
 /// what rustls never would.
 struct RawClient {
