@@ -30,7 +30,7 @@ async fn a_channel_follows_its_slot_to_another_node() {
         setslot(&cluster, node, slot, &["NODE", &to_id]).await;
     }
 
-    assert_followed(&bus, &mut inbox, user).await;
+    assert_followed(&bus, &mut inbox, user, &cluster).await;
 }
 
 #[tokio::test]
@@ -63,7 +63,7 @@ async fn a_channel_is_followed_when_the_slot_map_read_is_stale() {
     }
     cluster_slots(&cluster, to, "ADDSLOTS", slot).await;
 
-    assert_followed(&bus, &mut inbox, &user).await;
+    assert_followed(&bus, &mut inbox, &user, &cluster).await;
 }
 
 fn own_cluster_config(cluster: &OwnCluster) -> RedisBusConfig {
@@ -78,17 +78,56 @@ fn own_cluster_config(cluster: &OwnCluster) -> RedisBusConfig {
 
 /// Deliveries to `user` reach the inbox again, from the new node, with no action from the
 /// caller, and one subscription to the channel is left.
-async fn assert_followed(bus: &RedisBus, inbox: &mut Inbox, user: &str) {
+async fn assert_followed(bus: &RedisBus, inbox: &mut Inbox, user: &str, cluster: &OwnCluster) {
     let deadline = Instant::now() + PATIENCE;
     loop {
-        let _ = bus.publish(delivery(user, "<message id='moved'/>")).await;
+        let published = bus.publish(delivery(user, "<message id='moved'/>")).await;
         if let Ok(Some(d)) = tokio::time::timeout(Duration::from_millis(100), inbox.recv()).await {
             assert_eq!(d.xml, &b"<message id='moved'/>"[..]);
             break;
         }
-        assert!(Instant::now() < deadline, "the channel was not followed");
+        if Instant::now() >= deadline {
+            let nodes = where_the_channel_stands(bus, user, cluster).await;
+            panic!("the channel was not followed; last publish: {published:?}; {nodes}");
+        }
     }
     assert_eq!(subscribers(bus, user).await, 1);
+}
+
+/// What each node of `cluster` says of `user`'s channel: which node it gives the channel's
+/// slot to, and how many subscribers the channel has there. A failed follow is then told
+/// apart as a subscription that never moved, nodes that disagree on the slot, or a
+/// publisher that does not reach its new node.
+async fn where_the_channel_stands(bus: &RedisBus, user: &str, cluster: &OwnCluster) -> String {
+    let channel = bus.config.channel(user);
+    let slot = topology::slot(channel.as_bytes());
+    let mut report = Vec::new();
+    for (index, node) in cluster.nodes.iter().enumerate() {
+        let id: String = node.command(::redis::cmd("CLUSTER").arg("MYID")).await;
+        let nodes: String = node.command(::redis::cmd("CLUSTER").arg("NODES")).await;
+        let owner = nodes
+            .lines()
+            .find(|line| {
+                line.split(' ').skip(8).any(|range| {
+                    let (first, last) = range.split_once('-').unwrap_or((range, range));
+                    matches!((first.parse::<u16>(), last.parse::<u16>()),
+                        (Ok(first), Ok(last)) if (first..=last).contains(&slot))
+                })
+            })
+            .and_then(|line| line.split(' ').nth(1))
+            .unwrap_or("nobody")
+            .to_owned();
+        let counts: HashMap<String, i64> = node
+            .command(::redis::cmd("PUBSUB").arg("SHARDNUMSUB").arg(&channel))
+            .await;
+        let here = counts.get(&channel).copied().unwrap_or(0);
+        report.push(format!(
+            "node {index} ({}, port {}) gives slot {slot} to {owner}, {here} subscriber(s) here",
+            &id[..8.min(id.len())],
+            node.port
+        ));
+    }
+    report.join("; ")
 }
 
 async fn node_id(cluster: &OwnCluster, node: usize) -> String {
