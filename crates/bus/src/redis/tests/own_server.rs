@@ -125,9 +125,17 @@ impl OwnServer {
     }
 
     pub(super) async fn command<T: ::redis::FromRedisValue>(&self, cmd: &::redis::Cmd) -> T {
-        let client = ::redis::Client::open(self.url()).unwrap();
-        let mut conn = client.get_multiplexed_async_connection().await.unwrap();
-        cmd.query_async(&mut conn).await.unwrap()
+        self.try_command(cmd).await.unwrap()
+    }
+
+    /// [`Self::command`] for reports made after a failure, which must not fail themselves.
+    pub(super) async fn try_command<T: ::redis::FromRedisValue>(
+        &self,
+        cmd: &::redis::Cmd,
+    ) -> RedisResult<T> {
+        let client = ::redis::Client::open(self.url())?;
+        let mut conn = client.get_multiplexed_async_connection().await?;
+        cmd.query_async(&mut conn).await
     }
 }
 

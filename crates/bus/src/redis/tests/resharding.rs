@@ -103,31 +103,40 @@ async fn where_the_channel_stands(bus: &RedisBus, user: &str, cluster: &OwnClust
     let slot = topology::slot(channel.as_bytes());
     let mut report = Vec::new();
     for (index, node) in cluster.nodes.iter().enumerate() {
-        let id: String = node.command(::redis::cmd("CLUSTER").arg("MYID")).await;
-        let nodes: String = node.command(::redis::cmd("CLUSTER").arg("NODES")).await;
-        let owner = nodes
-            .lines()
-            .find(|line| {
-                line.split(' ').skip(8).any(|range| {
-                    let (first, last) = range.split_once('-').unwrap_or((range, range));
-                    matches!((first.parse::<u16>(), last.parse::<u16>()),
-                        (Ok(first), Ok(last)) if (first..=last).contains(&slot))
-                })
-            })
-            .and_then(|line| line.split(' ').nth(1))
-            .unwrap_or("nobody")
-            .to_owned();
-        let counts: HashMap<String, i64> = node
-            .command(::redis::cmd("PUBSUB").arg("SHARDNUMSUB").arg(&channel))
-            .await;
-        let here = counts.get(&channel).copied().unwrap_or(0);
-        report.push(format!(
-            "node {index} ({}, port {}) gives slot {slot} to {owner}, {here} subscriber(s) here",
-            &id[..8.min(id.len())],
-            node.port
-        ));
+        let view = async {
+            let nodes: String = node
+                .try_command(::redis::cmd("CLUSTER").arg("NODES"))
+                .await?;
+            let counts: HashMap<String, i64> = node
+                .try_command(::redis::cmd("PUBSUB").arg("SHARDNUMSUB").arg(&channel))
+                .await?;
+            RedisResult::Ok((slot_owner(&nodes, slot), counts.get(&channel).copied()))
+        };
+        report.push(match view.await {
+            Ok((owner, here)) => format!(
+                "node {index} (port {}) gives slot {slot} to {owner}, {} subscriber(s) here",
+                node.port,
+                here.unwrap_or(0)
+            ),
+            Err(error) => format!("node {index} (port {}) did not answer: {error}", node.port),
+        });
     }
     report.join("; ")
+}
+
+/// The address of the node that `CLUSTER NODES` output `nodes` gives `slot` to.
+fn slot_owner(nodes: &str, slot: u16) -> String {
+    let serves = |range: &str| {
+        let (first, last) = range.split_once('-').unwrap_or((range, range));
+        matches!((first.parse::<u16>(), last.parse::<u16>()),
+            (Ok(first), Ok(last)) if (first..=last).contains(&slot))
+    };
+    nodes
+        .lines()
+        .find(|line| line.split(' ').skip(8).any(serves))
+        .and_then(|line| line.split(' ').nth(1))
+        .unwrap_or("nobody")
+        .to_owned()
 }
 
 async fn node_id(cluster: &OwnCluster, node: usize) -> String {
