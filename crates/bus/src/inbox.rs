@@ -38,6 +38,21 @@ impl Inbox {
         self.deliveries.recv().await
     }
 
+    /// Waits for at least one delivery, then moves into `batch` every delivery already
+    /// queued, up to `limit`, in the order [`Self::recv`] would return them; returns how
+    /// many it moved, 0 once the bus can deliver nothing more to this inbox (or `limit` is 0).
+    ///
+    /// Why: tokio's cooperative budget lets a task take at most 128 items from a queue per
+    /// turn on the runtime, each `recv` one of them. A node's one inbox task, taking
+    /// deliveries one at a time, could then fall behind hundreds of sessions each
+    /// publishing in its own turn, and its queue filled; a batch costs one unit of the
+    /// budget, so the task empties the queue whenever it runs.
+    ///
+    /// Cancel-safe, as [`Self::recv`] is.
+    pub async fn recv_many(&mut self, batch: &mut Vec<Delivery>, limit: usize) -> usize {
+        self.deliveries.recv_many(batch, limit).await
+    }
+
     /// A handle that subscribes this inbox to channels; clones may be used from any task.
     pub fn subscriptions(&self) -> Subscriptions {
         self.subscriptions.clone()

@@ -139,6 +139,37 @@ async fn a_channel_keeps_publishing_order() {
     assert_eq!(bus.dropped(), 0);
 }
 
+/// A batch takes what is queued, in publishing order, up to its limit, and waits only
+/// when nothing is.
+#[tokio::test]
+async fn recv_many_takes_the_queued_deliveries_in_order_up_to_its_limit() {
+    let bus = bus();
+    let mut inbox = juliets_inbox(&bus, "c2s-0", 8).await;
+    for i in 0..3 {
+        let d = delivery("juliet@example.com", &format!("<message id='{i}'/>"));
+        bus.publish(d).await.unwrap();
+    }
+    let mut batch = Vec::new();
+    assert_eq!(inbox.recv_many(&mut batch, 2).await, 2);
+    assert_eq!(inbox.recv_many(&mut batch, 2).await, 1);
+    let ids: Vec<&[u8]> = batch.iter().map(|d| &d.xml[..]).collect();
+    assert_eq!(
+        ids,
+        [
+            &b"<message id='0'/>"[..],
+            b"<message id='1'/>",
+            b"<message id='2'/>"
+        ]
+    );
+    let waited = tokio::time::timeout(TIMEOUT, inbox.recv_many(&mut batch, 2)).await;
+    assert!(waited.is_err(), "an empty inbox gave {waited:?}");
+    bus.publish(delivery("juliet@example.com", "<message id='3'/>"))
+        .await
+        .unwrap();
+    assert_eq!(inbox.recv_many(&mut batch, 2).await, 1);
+    assert_eq!(batch[3].xml, "<message id='3'/>".as_bytes());
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_full_inbox_makes_publish_wait_then_drop() {
     let bus = bus();
