@@ -71,6 +71,19 @@ fn the_listen_backlog_is_settable_and_not_zero() {
     assert!(err.contains("listen_backlog"), "{err}");
 }
 
+/// The bus inbox: 65,536 deliveries by default (README, "Where the time went"), settable,
+/// zero refused.
+#[test]
+fn the_inbox_capacity_is_settable_and_not_zero() {
+    let (config, _) = DevConfig::load(&args(), vec![]).unwrap();
+    assert_eq!(config.inbox_capacity, 65_536);
+    let env = |v: &str| vec![("STARLING_INBOX_CAPACITY".to_owned(), v.to_owned())];
+    let (config, _) = DevConfig::load(&args(), env("4096")).unwrap();
+    assert_eq!(config.inbox_capacity, 4096);
+    let err = DevConfig::load(&args(), env("0")).unwrap_err();
+    assert!(err.contains("inbox_capacity"), "{err}");
+}
+
 #[test]
 fn bad_values_are_one_line_errors() {
     let env = vec![("STARLING_LISTEN".to_owned(), "not an address".to_owned())];
