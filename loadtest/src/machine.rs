@@ -161,7 +161,11 @@ pub struct Span {
     pub steal_max_pct: f64,
     /// Mean idle, percent of the machine.
     pub idle_pct: f64,
-    /// Mean cores used by the server, if measured.
+    /// Mean cores used by the server over the span's seconds in which it was read (every
+    /// server, for merged runs), if it was read in any. Merged runs' processes start and
+    /// stop their samplers a second apart, so a phase's first or last second can lack one
+    /// server's reading; leaving the whole phase without a figure for that hid the server's
+    /// CPU from the table of a run that had it for every other second.
     pub server_cores: Option<f64>,
     /// Mean cores used by the generator.
     pub generator_cores: f64,
@@ -178,13 +182,14 @@ pub fn span(seconds: &[Second], first: usize, last: usize) -> Option<Span> {
     }
     let n = inside.len() as f64;
     let mean = |f: fn(&Second) -> f64| inside.iter().map(|s| f(s)).sum::<f64>() / n;
-    let server: Option<Vec<f64>> = inside.iter().map(|s| s.server_cores).collect();
+    let server: Vec<f64> = inside.iter().filter_map(|s| s.server_cores).collect();
     Some(Span {
         seconds: inside.len(),
         steal_pct: mean(|s| s.steal_pct),
         steal_max_pct: inside.iter().map(|s| s.steal_pct).fold(0.0, f64::max),
         idle_pct: mean(|s| s.idle_pct),
-        server_cores: server.map(|v| v.iter().sum::<f64>() / n),
+        server_cores: (!server.is_empty())
+            .then(|| server.iter().sum::<f64>() / server.len() as f64),
         generator_cores: mean(|s| s.generator_cores),
     })
 }
@@ -313,9 +318,11 @@ mod tests {
         assert!((s.server_cores.unwrap() - 1.5).abs() < 1e-9);
         assert!((s.generator_cores - 0.5).abs() < 1e-9);
         assert_eq!(span(&seconds, 10, 12), None);
-        // A second without the server's reading leaves the server out of the span.
+        // A second without the server's reading is left out of the server's mean, and a
+        // span with no reading has none.
         let partial = [second(4, 1.0, Some(1.0)), second(5, 1.0, None)];
-        assert_eq!(span(&partial, 4, 5).unwrap().server_cores, None);
+        assert_eq!(span(&partial, 4, 5).unwrap().server_cores, Some(1.0));
+        assert_eq!(span(&partial, 5, 5).unwrap().server_cores, None);
     }
 
     #[test]
