@@ -64,6 +64,15 @@ pub struct ConnectionManagerConfig {
     /// OTLP/gRPC endpoint for span export; none exports nothing.
     pub otlp_endpoint: Option<String>,
     /// Deliveries the bus inbox holds (see the `bus` crate's overflow policy).
+    ///
+    /// 65,536 by default, as in `starling dev`. Redis pub/sub cannot push back, so what
+    /// arrives while the inbox is full is dropped. On the local cluster at 80,000 presence
+    /// deliveries/s, a little more than the machine could write as it came, 4,096 dropped
+    /// 69,097 and 31,955 deliveries in two runs where 65,536 held the backlog and delivered
+    /// every one, in two runs alternating with them
+    /// (`loadtest/results/presence-n10000-k20/cluster-2026-11-26/`). A full inbox holds
+    /// that many stanzas with their envelopes, some tens of MB; tokio's channel allocates
+    /// its slots as they fill.
     pub inbox_capacity: usize,
     /// How often the liveness key is refreshed, in milliseconds.
     pub heartbeat_interval_ms: u64,
@@ -97,7 +106,7 @@ impl Default for ConnectionManagerConfig {
             grpc_timeout_ms: 5000,
             http_listen: SocketAddr::from(([127, 0, 0, 1], 9090)),
             otlp_endpoint: None,
-            inbox_capacity: 4096,
+            inbox_capacity: 65_536,
             heartbeat_interval_ms: heartbeat.interval.as_millis() as u64,
             node_ttl_ms: heartbeat.ttl.as_millis() as u64,
             shard_watch_interval_ms: 1000,

@@ -55,6 +55,20 @@ fn connection_manager_defaults_are_the_documented_ones() {
         (3000, 10000)
     );
     assert_eq!(c2s.domain, "localhost");
+    assert_eq!(config.inbox_capacity, 65_536);
+}
+
+/// The bus inbox (README, "Configuration"): settable, zero refused.
+#[test]
+fn a_connection_managers_inbox_capacity_is_settable_and_not_zero() {
+    let mut vars = env(BACKENDS);
+    vars.push(("STARLING_INBOX_CAPACITY".into(), "4096".into()));
+    let (config, _) = ConnectionManagerConfig::load(&role(), vars).unwrap();
+    assert_eq!(config.inbox_capacity, 4096);
+    let mut vars = env(BACKENDS);
+    vars.push(("STARLING_INBOX_CAPACITY".into(), "0".into()));
+    let err = ConnectionManagerConfig::load(&role(), vars).unwrap_err();
+    assert!(err.contains("inbox_capacity"), "{err}");
 }
 
 #[test]
