@@ -67,12 +67,12 @@ pub struct ConnectionManagerConfig {
     ///
     /// 65,536 by default, as in `starling dev`. Redis pub/sub cannot push back, so what
     /// arrives while the inbox is full is dropped. On the local cluster at 80,000 presence
-    /// deliveries/s, a little more than the machine could write as it came, 4,096 dropped
-    /// 69,097 and 31,955 deliveries in two runs where 65,536 held the backlog and delivered
-    /// every one, in two runs alternating with them
-    /// (`loadtest/results/presence-n10000-k20/cluster-2026-11-26/`). A full inbox holds
-    /// that many stanzas with their envelopes, some tens of MB; tokio's channel allocates
-    /// its slots as they fill.
+    /// deliveries/s, a little more than the machine could write as it came, two runs each,
+    /// alternating: 4,096 dropped 69,097 and 31,955 deliveries, 65,536 none, holding the
+    /// backlog until it was written
+    /// (`loadtest/results/presence-n10000-k20/cluster-2026-11-26/`). A full inbox holds that
+    /// many stanzas with their envelopes, some tens of MB; tokio's channel allocates its
+    /// slots as they fill.
     pub inbox_capacity: usize,
     /// How often the liveness key is refreshed, in milliseconds.
     pub heartbeat_interval_ms: u64,
