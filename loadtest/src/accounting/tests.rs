@@ -24,6 +24,20 @@ fn a_dropped_delivery_is_counted_missing() {
     assert_eq!(s.duplicates, 0);
 }
 
+/// Room made before the measured phase holds every stanza planned: the map does not grow
+/// (and rehash) while they are sent.
+#[test]
+fn a_reserved_ledger_does_not_grow_while_the_planned_stanzas_are_expected() {
+    let mut l = Ledger::new(T0);
+    l.reserve(10_000);
+    let capacity = l.measured.capacity();
+    assert!(capacity >= 10_000, "{capacity}");
+    for seq in 0..10_000 {
+        l.expect(Phase::Message, seq, 1, vec![2]);
+    }
+    assert_eq!(l.measured.capacity(), capacity);
+}
+
 #[test]
 fn a_duplicate_is_counted_and_does_not_fill_a_gap() {
     let mut l = Ledger::new(T0);

@@ -55,6 +55,15 @@ pub struct Timing {
     pub start_at_us: Option<u64>,
 }
 
+impl Timing {
+    /// The measured stanzas the phase sends if it keeps its rate: `rate` × `duration`, at
+    /// most `max_stanzas`.
+    pub fn planned_stanzas(&self) -> u64 {
+        let at_rate = (self.rate.max(0.0) * self.duration.as_secs_f64()).ceil() as u64;
+        at_rate.min(self.max_stanzas)
+    }
+}
+
 /// What a scenario reports besides the ledger.
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub struct Outcome {
@@ -104,6 +113,7 @@ pub async fn run(d: &Driver, scenario: Scenario, t: Timing) -> anyhow::Result<Ou
     out.server_idle = d
         .server_pid
         .and_then(|pid| crate::procstat::sample(&pid.to_string()).ok());
+    d.ledger().reserve(t.planned_stanzas());
     wait_until(d, t.start_at_us, "the measured phase").await?;
     d.progress
         .set_prefix(format!("{scenario:?}").to_lowercase());
@@ -207,5 +217,27 @@ impl Rng {
         self.0 ^= self.0 << 25;
         self.0 ^= self.0 >> 27;
         (self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 32) as u32 % n
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn planned_stanzas_are_rate_times_duration_at_most_the_maximum() {
+        let t = |rate, secs, max_stanzas| Timing {
+            login_rate: 100.0,
+            rate,
+            duration: Duration::from_secs(secs),
+            max_stanzas,
+            settle: Duration::from_secs(1),
+            drain: Duration::from_secs(1),
+            start_at_us: None,
+        };
+        assert_eq!(t(35_000.0, 20, u64::MAX).planned_stanzas(), 700_000);
+        assert_eq!(t(0.5, 3, u64::MAX).planned_stanzas(), 2);
+        assert_eq!(t(35_000.0, 20, 1_000).planned_stanzas(), 1_000);
+        assert_eq!(t(1e300, 20, u64::MAX).planned_stanzas(), u64::MAX);
     }
 }
