@@ -66,9 +66,9 @@ pub const UNEXPECTED_EXAMPLES: usize = 10;
 /// Latency histograms record microseconds up to this bound; larger values are clamped.
 const MAX_LATENCY_US: u64 = 600_000_000;
 
-/// The most measured stanzas [`Ledger::reserve`] makes room for at once (about 300 MB of
-/// address space, touched only as expectations fill it); a run planning more grows the map
-/// past it as it goes.
+/// The most measured stanzas [`Ledger::reserve`] makes room for at once: 8 Mi buckets of
+/// 65 bytes, about half a GB of address space, whose pages are touched only as expectations
+/// fill them. A run planning more grows the map past it as it goes.
 const MAX_RESERVED: u64 = 4 << 20;
 
 /// An empty latency histogram.
