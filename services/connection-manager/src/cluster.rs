@@ -318,12 +318,11 @@ impl Drop for WaitEnds<'_> {
     }
 }
 
-/// Deliveries [`run_inbox`] takes from the inbox at once (it holds `inbox_capacity`: 65,536
-/// by default in `starling dev`, 4,096 in a cluster's connection manager): one unit of the
-/// task's cooperative budget each, so the task empties the inbox whenever it runs instead of
-/// taking 128 and yielding. When it took one at a time, the inbox filled in the gaps between
-/// its turns and the shard calls waiting for room closed the call gate (README, "Where the
-/// time went").
+/// Deliveries [`run_inbox`] takes from the inbox at once (it holds `inbox_capacity`, 65,536
+/// by default for every connection manager): one unit of the task's cooperative budget
+/// each, so the task empties the inbox whenever it runs instead of taking 128 and yielding.
+/// When it took one at a time, the inbox filled in the gaps between its turns and the shard
+/// calls waiting for room closed the call gate (README, "Where the time went").
 const INBOX_BATCH: usize = 1024;
 
 /// Writes what arrives in this node's inbox to the local sessions it names, until shutdown.

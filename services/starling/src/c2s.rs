@@ -38,6 +38,25 @@ macro_rules! c2s_settings {
 }
 pub(crate) use c2s_settings;
 
+/// Deliveries a connection manager's bus inbox holds by default, in `starling dev` and in a
+/// cluster's connection manager alike; a full one holds that many stanzas with their
+/// envelopes, some tens of MB (tokio's channel allocates its slots as they fill).
+///
+/// In one process, a publish to a full inbox waits: one task empties the inbox, and with
+/// every session busy tokio's run queue can keep it waiting tens of milliseconds, thousands
+/// of deliveries at these rates; a shard call whose publish waits keeps its call slot, and
+/// once 64 do, every session waits at the gate between parsing a stanza and handling it,
+/// which made each stanza half as dear again, more than the load left room for. With 4,096,
+/// one-to-one messages at 45,000–55,000/s and presence at 100,000 deliveries/s fell into
+/// that state and stayed there (README, "Where the time went").
+///
+/// With Redis, which cannot push back, what arrives at a full inbox is dropped. On the local
+/// cluster at 80,000 presence deliveries/s, a little more than the machine could write as it
+/// came, two runs each, alternating: 4,096 dropped 69,097 and 31,955 deliveries, 65,536
+/// none, holding the backlog until it was written
+/// (`loadtest/results/presence-n10000-k20/cluster-2026-11-26/`).
+pub const DEFAULT_INBOX_CAPACITY: usize = 65_536;
+
 /// Refuses an inbox that could hold nothing.
 pub fn check_inbox_capacity(capacity: usize) -> Result<(), String> {
     if capacity == 0 {

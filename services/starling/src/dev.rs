@@ -17,7 +17,7 @@ use storage::SqliteStore;
 /// The node name of the one connection manager of `starling dev`.
 const NODE: &str = "dev";
 
-use crate::c2s::{c2s_settings, check_inbox_capacity, tls_and_decoy};
+use crate::c2s::{DEFAULT_INBOX_CAPACITY, c2s_settings, check_inbox_capacity, tls_and_decoy};
 use crate::cli::DevArgs;
 
 /// The settings of `starling dev`: the connection manager's plus the data directory.
@@ -50,15 +50,8 @@ pub struct DevConfig {
     /// See [`ShardConfig::max_routes_in_flight`].
     pub max_routes_in_flight: usize,
     /// Deliveries the connection manager's bus inbox holds before the bus waits (and, past
-    /// its publish timeout, drops; see the `bus` crate).
-    ///
-    /// 65,536 by default. One task empties the inbox, and with every session busy tokio's
-    /// run queue can keep it waiting tens of milliseconds, thousands of deliveries at these
-    /// rates; a shard call that then waits for room keeps its call slot, and once 64 do,
-    /// every session waits at the gate between parsing a stanza and handling it, which made
-    /// each stanza half as dear again, more than the load left room for. With 4,096,
-    /// one-to-one messages at 45,000–55,000/s and presence at 100,000 deliveries/s fell into
-    /// that state and stayed there (README, "Where the time went").
+    /// its publish timeout, drops; see the `bus` crate). [`DEFAULT_INBOX_CAPACITY`] by
+    /// default (why: there).
     pub inbox_capacity: usize,
 }
 
@@ -78,7 +71,7 @@ impl Default for DevConfig {
             max_roster_items: shard.max_roster_items,
             offline_quota: shard.offline_quota,
             max_routes_in_flight: shard.max_routes_in_flight,
-            inbox_capacity: 65_536,
+            inbox_capacity: DEFAULT_INBOX_CAPACITY,
         }
     }
 }

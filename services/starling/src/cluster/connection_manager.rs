@@ -16,7 +16,7 @@ use service_kit::metrics::Metrics;
 use service_kit::{ConfigSources, Shutdown, load_config};
 
 use super::{millis, required};
-use crate::c2s::{c2s_settings, check_inbox_capacity, tls_and_decoy};
+use crate::c2s::{DEFAULT_INBOX_CAPACITY, c2s_settings, check_inbox_capacity, tls_and_decoy};
 use crate::cli::RoleArgs;
 
 /// The settings of a connection manager. Flat keys, like `starling dev`'s, so that
@@ -63,16 +63,9 @@ pub struct ConnectionManagerConfig {
     pub http_listen: SocketAddr,
     /// OTLP/gRPC endpoint for span export; none exports nothing.
     pub otlp_endpoint: Option<String>,
-    /// Deliveries the bus inbox holds (see the `bus` crate's overflow policy).
-    ///
-    /// 65,536 by default, as in `starling dev`. Redis pub/sub cannot push back, so what
-    /// arrives while the inbox is full is dropped. On the local cluster at 80,000 presence
-    /// deliveries/s, a little more than the machine could write as it came, two runs each,
-    /// alternating: 4,096 dropped 69,097 and 31,955 deliveries, 65,536 none, holding the
-    /// backlog until it was written
-    /// (`loadtest/results/presence-n10000-k20/cluster-2026-11-26/`). A full inbox holds that
-    /// many stanzas with their envelopes, some tens of MB; tokio's channel allocates its
-    /// slots as they fill.
+    /// Deliveries the bus inbox holds (see the `bus` crate's overflow policy: with Redis,
+    /// what arrives at a full inbox is dropped). [`DEFAULT_INBOX_CAPACITY`] by default (why:
+    /// there).
     pub inbox_capacity: usize,
     /// How often the liveness key is refreshed, in milliseconds.
     pub heartbeat_interval_ms: u64,
@@ -106,7 +99,7 @@ impl Default for ConnectionManagerConfig {
             grpc_timeout_ms: 5000,
             http_listen: SocketAddr::from(([127, 0, 0, 1], 9090)),
             otlp_endpoint: None,
-            inbox_capacity: 65_536,
+            inbox_capacity: DEFAULT_INBOX_CAPACITY,
             heartbeat_interval_ms: heartbeat.interval.as_millis() as u64,
             node_ttl_ms: heartbeat.ttl.as_millis() as u64,
             shard_watch_interval_ms: 1000,
