@@ -29,6 +29,7 @@ async fn a_channel_follows_its_slot_to_another_node() {
     for node in [to, from, 3 - from - to] {
         setslot(&cluster, node, slot, &["NODE", &to_id]).await;
     }
+    await_agreement(&cluster, slot, to).await;
 
     assert_followed(&bus, &mut inbox, user, &cluster).await;
 }
@@ -62,8 +63,43 @@ async fn a_channel_is_followed_when_the_slot_map_read_is_stale() {
         cluster_slots(&cluster, node, "DELSLOTS", slot).await;
     }
     cluster_slots(&cluster, to, "ADDSLOTS", slot).await;
+    // Nodes 0 and 1 learn of the new owner from node 2's gossip.
+    await_agreement(&cluster, slot, to).await;
 
     assert_followed(&bus, &mut inbox, &user, &cluster).await;
+}
+
+/// How long the nodes of a cluster may take to agree on a slot's new owner. Only the node
+/// given the slot learns it from a command; the others learn it from that node's next ping
+/// or pong on the cluster bus, which comes about once a second or two (each node pings one
+/// peer a second), longer on a loaded machine.
+const AGREEMENT: Duration = Duration::from_secs(30);
+
+/// Waits until every node of `cluster` gives `slot` to node `to`. The cluster's own gossip
+/// is not what these tests measure (0.5–1.7 s in twelve runs here, up to a third of
+/// [`PATIENCE`]): the bus's patience starts once the nodes agree. Until then the slot maps
+/// the subscriber reads may name the old owner or none, which is what it must get through.
+async fn await_agreement(cluster: &OwnCluster, slot: u16, to: usize) {
+    let owner = format!("127.0.0.1:{}@", cluster.nodes[to].port);
+    let deadline = Instant::now() + AGREEMENT;
+    'nodes: for node in &cluster.nodes {
+        loop {
+            let mut nodes = ::redis::cmd("CLUSTER");
+            nodes.arg("NODES");
+            let nodes: String = node.command(&nodes).await;
+            if slot_owner(&nodes, slot).starts_with(&owner) {
+                continue 'nodes;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the nodes did not agree within {AGREEMENT:?} that node {to} serves slot {slot}: \
+                 the node on port {} says {}",
+                node.port,
+                slot_owner(&nodes, slot)
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
 }
 
 fn own_cluster_config(cluster: &OwnCluster) -> RedisBusConfig {
