@@ -38,6 +38,17 @@ const HEALTH_CHECK_INTERVAL: Duration = Duration::from_secs(5);
 const RESUBSCRIBE_BATCH: usize = 512;
 
 /// A RESP3 connection to one server, whose pushes go to the inbox.
+///
+/// Replies and pushes share the connection, and redis-rs takes every subscription push as
+/// the reply to the oldest command in flight on it, a server's own `sunsubscribe` for a
+/// slot that moved away included (nothing in the push tells it from a confirmation:
+/// valkey-io/valkey#1066). A command in flight when a slot moves away from this server thus
+/// gets that push as its reply, and each one behind it the reply of the one before, until
+/// none is in flight. While a slot moves, a subscription's outcome can so be misreported
+/// either way. One the server refused (its channel's slot had moved) but reported done is
+/// subscribed where the new map puts it by the repair pass the move sets off, like every
+/// held channel; one the server made but reported refused is a failure to its caller, as
+/// when Redis does not answer, and what arrives on it is discarded.
 #[derive(Clone)]
 pub(crate) struct Link {
     /// Tells this connection's pushes from those of an earlier one to the same server.
