@@ -52,6 +52,47 @@ fn tampered_client_final_is_rejected() {
     }
 }
 
+// RFC 5802 §5.1 and §6: the proof signs the AuthMessage (the client-first-message-bare and
+// the client-final-message without the proof), the nonce and the c= attribute are checked
+// on their own, and the rest is syntax. So no byte a client sends is left unchecked: every
+// single-byte change to either client message of the RFC exchanges, at every position and
+// to every other value, fails the exchange (base64 included: a change to the unused low
+// bits of the proof's last character is refused as non-canonical, not decoded to the same
+// proof).
+#[test]
+fn every_altered_byte_of_a_client_message_fails_the_exchange() {
+    for v in [&RFC5802, &RFC7677] {
+        let stored = creds(v.mechanism.hash().unwrap(), "pencil", v.salt);
+        let exchange = |first: &[u8], last: &[u8]| {
+            let mut server =
+                ScramServer::with_nonce(v.mechanism, ChannelBinding::Unsupported, v.server_nonce);
+            server.handle_client_first(first)?;
+            server.server_first(Some(stored.clone()));
+            server.handle_client_final(last)
+        };
+        let (first, last) = (v.client_first.as_bytes(), v.client_final.as_bytes());
+        assert!(exchange(first, last).is_ok(), "{:?}", v.mechanism);
+        for (name, message) in [("client-first", first), ("client-final", last)] {
+            for at in 0..message.len() {
+                for byte in (0..=u8::MAX).filter(|&b| b != message[at]) {
+                    let mut altered = message.to_vec();
+                    altered[at] = byte;
+                    let result = if name == "client-first" {
+                        exchange(&altered, last)
+                    } else {
+                        exchange(first, &altered)
+                    };
+                    assert!(
+                        result.is_err(),
+                        "{:?}: the {name} with byte {at} changed to {byte:#04x} was accepted",
+                        v.mechanism
+                    );
+                }
+            }
+        }
+    }
+}
+
 /// A client-final-message for the RFC 7677 exchange whose proof is computed honestly over
 /// whatever `without_proof` says, so only the server's explicit checks can reject it.
 fn signed_final(without_proof: &str) -> String {
