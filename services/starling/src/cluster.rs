@@ -25,8 +25,61 @@ use storage::{PgPoolSettings, PgStore};
 /// Pause between attempts to reach a dependency at startup.
 const RETRY_PAUSE: Duration = Duration::from_secs(1);
 
+/// What every role of the cluster runs beside its own work: logs and span export, the
+/// shutdown signal, readiness and metrics served on `/healthz`, `/readyz` and `/metrics`.
+pub struct Role {
+    /// Cancelled on SIGINT or SIGTERM, or when the role's own work ends.
+    pub shutdown: Shutdown,
+    /// Set by the role once it serves; cleared on a signal before anything stops.
+    pub readiness: Readiness,
+    /// The registry `/metrics` serves.
+    pub metrics: Metrics,
+    http: tokio::task::JoinHandle<()>,
+    telemetry: TelemetryGuard,
+}
+
+impl Role {
+    /// Starts telemetry for `service`, the signal handler and the HTTP endpoint on
+    /// `http_listen`; the role is not ready until it says so.
+    pub async fn start(
+        service: &str,
+        otlp_endpoint: Option<&str>,
+        http_listen: SocketAddr,
+    ) -> Result<Self, String> {
+        let telemetry = telemetry(service, otlp_endpoint)?;
+        let shutdown = Shutdown::new();
+        let readiness = Readiness::new();
+        let metrics = Metrics::new();
+        on_signal(&shutdown, &readiness);
+        let http = spawn_http(
+            http_listen,
+            readiness.clone(),
+            metrics.clone(),
+            shutdown.clone(),
+        )
+        .await?;
+        Ok(Self {
+            shutdown,
+            readiness,
+            metrics,
+            http,
+            telemetry,
+        })
+    }
+
+    /// Ends the role once its own work has returned, in the order a pod leaves service:
+    /// unready, every task told to stop, the HTTP endpoint drained, then the spans still
+    /// buffered exported (dropping the guard flushes them).
+    pub async fn stop(self) {
+        self.readiness.set_ready(false);
+        self.shutdown.cancel();
+        let _ = self.http.await;
+        drop(self.telemetry);
+    }
+}
+
 /// Structured logs, plus span export when an OTLP endpoint is configured.
-pub fn telemetry(service: &str, otlp_endpoint: Option<&str>) -> Result<TelemetryGuard, String> {
+fn telemetry(service: &str, otlp_endpoint: Option<&str>) -> Result<TelemetryGuard, String> {
     init_tracing(TracingOptions {
         format: LogFormat::from_env(),
         default_filter: "info".into(),
@@ -108,7 +161,7 @@ pub fn shard_clients(
 }
 
 /// Serves `/healthz`, `/readyz` and `/metrics` on `addr` until shutdown.
-pub async fn spawn_http(
+async fn spawn_http(
     addr: SocketAddr,
     readiness: Readiness,
     metrics: Metrics,
@@ -126,7 +179,7 @@ pub async fn spawn_http(
 
 /// Cancels `shutdown` on SIGINT or SIGTERM, turning the role unready first so that load
 /// balancers stop sending it new clients while it drains.
-pub fn on_signal(shutdown: &Shutdown, readiness: &Readiness) {
+fn on_signal(shutdown: &Shutdown, readiness: &Readiness) {
     let (shutdown, readiness) = (shutdown.clone(), readiness.clone());
     tokio::spawn(async move {
         service_kit::wait_for_signal().await;

@@ -11,11 +11,10 @@ use bus::{Bus, Liveness};
 use connection_manager::heartbeat::{HeartbeatSettings, run_heartbeat};
 use connection_manager::{C2sConfig, Limits, Listeners, ResourceConflict, TlsSettings};
 use serde::{Deserialize, Serialize};
-use service_kit::health::Readiness;
 use service_kit::metrics::Metrics;
 use service_kit::{ConfigSources, Shutdown, load_config};
 
-use super::{millis, required};
+use super::{Role, millis, required};
 use crate::c2s::{DEFAULT_INBOX_CAPACITY, c2s_settings, check_inbox_capacity, tls_and_decoy};
 use crate::cli::RoleArgs;
 
@@ -137,21 +136,13 @@ pub fn main(args: RoleArgs) -> ExitCode {
 }
 
 async fn run(config: ConnectionManagerConfig, c2s: C2sConfig) -> Result<(), String> {
-    let telemetry = super::telemetry(
+    let role = Role::start(
         "starling-connection-manager",
         config.otlp_endpoint.as_deref(),
-    )?;
-    let shutdown = Shutdown::new();
-    let readiness = Readiness::new();
-    let metrics = Metrics::new();
-    super::on_signal(&shutdown, &readiness);
-    let http = super::spawn_http(
         config.http_listen,
-        readiness.clone(),
-        metrics.clone(),
-        shutdown.clone(),
     )
     .await?;
+    let (shutdown, readiness, metrics) = (&role.shutdown, &role.readiness, &role.metrics);
     let (tls, decoy) = tls_and_decoy(&config.data_dir, &c2s)?;
     let store = super::postgres(&config.database_url, config.database_max_connections)?;
     let shards = super::shard_clients(
@@ -165,7 +156,7 @@ async fn run(config: ConnectionManagerConfig, c2s: C2sConfig) -> Result<(), Stri
             c2s.listen, c2s.listen_tls
         )
     })?;
-    let bus = super::redis_bus(&config.redis_url, config.redis_cluster, &shutdown).await?;
+    let bus = super::redis_bus(&config.redis_url, config.redis_cluster, shutdown).await?;
     let node = super::node_name(&config.node);
     let inbox = bus
         .open_inbox(&node, config.inbox_capacity)
@@ -203,10 +194,7 @@ async fn run(config: ConnectionManagerConfig, c2s: C2sConfig) -> Result<(), Stri
     tracing::info!(%node, domain = %server.config.domain, "connection manager starting");
     readiness.set_ready(true);
     connection_manager::run(server, listeners, inbox, shutdown.clone()).await;
-    readiness.set_ready(false);
-    shutdown.cancel();
-    let _ = http.await;
-    drop(telemetry);
+    role.stop().await;
     tracing::info!("stopped");
     Ok(())
 }

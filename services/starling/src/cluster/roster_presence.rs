@@ -11,12 +11,10 @@ use cluster_api::v1::roster_presence_server::RosterPresenceServer;
 use roster_presence::liveness::LivenessSettings;
 use roster_presence::{Ownership, RosterPresenceService, Shard, ShardConfig, Stores};
 use serde::{Deserialize, Serialize};
-use service_kit::health::Readiness;
-use service_kit::metrics::Metrics;
-use service_kit::{ConfigSources, Shutdown, load_config};
+use service_kit::{ConfigSources, load_config};
 use tonic::transport::server::TcpIncoming;
 
-use super::{millis, required};
+use super::{Role, millis, required};
 use crate::cli::ShardArgs;
 
 /// The settings of a shard; flat keys, like the other roles'.
@@ -149,18 +147,13 @@ pub fn main(args: ShardArgs) -> ExitCode {
 }
 
 async fn run(config: RosterPresenceConfig, ownership: Ownership) -> Result<(), String> {
-    let telemetry = super::telemetry("starling-roster-presence", config.otlp_endpoint.as_deref())?;
-    let shutdown = Shutdown::new();
-    let readiness = Readiness::new();
-    let metrics = Metrics::new();
-    super::on_signal(&shutdown, &readiness);
-    let http = super::spawn_http(
+    let role = Role::start(
+        "starling-roster-presence",
+        config.otlp_endpoint.as_deref(),
         config.http_listen,
-        readiness.clone(),
-        metrics.clone(),
-        shutdown.clone(),
     )
     .await?;
+    let (shutdown, readiness, metrics) = (&role.shutdown, &role.readiness, &role.metrics);
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
@@ -170,7 +163,7 @@ async fn run(config: RosterPresenceConfig, ownership: Ownership) -> Result<(), S
         ownership.count,
         millis("grpc_timeout_ms", config.grpc_timeout_ms)?,
     )?;
-    let bus = super::redis_bus(&config.redis_url, config.redis_cluster, &shutdown).await?;
+    let bus = super::redis_bus(&config.redis_url, config.redis_cluster, shutdown).await?;
     let mut shard_config = ShardConfig::new(config.domain.clone());
     shard_config.max_roster_items = config.max_roster_items;
     shard_config.offline_quota = config.offline_quota;
@@ -209,10 +202,7 @@ async fn run(config: RosterPresenceConfig, ownership: Ownership) -> Result<(), S
             shutdown.clone().cancelled_owned(),
         )
         .await;
-    readiness.set_ready(false);
-    shutdown.cancel();
-    let _ = http.await;
-    drop(telemetry);
+    role.stop().await;
     served.map_err(|e| format!("gRPC server failed: {e}"))?;
     tracing::info!("stopped");
     Ok(())
