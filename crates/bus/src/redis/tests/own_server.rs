@@ -155,14 +155,30 @@ pub(super) struct OwnCluster {
 }
 
 impl OwnCluster {
+    /// Three nodes, each with a third of the slots and a configuration epoch of its own,
+    /// every node knowing every other's epoch before this returns.
+    ///
+    /// Nodes introduced with `CLUSTER MEET` all start at epoch 0 and settle the collision by
+    /// gossip over the cluster's first seconds, one node taking a new epoch at a time. A slot
+    /// handed over meanwhile (`CLUSTER SETSLOT … NODE`: the importing node takes an epoch
+    /// above the highest it knows of) can go to a node that has not yet heard of the old
+    /// owner's new epoch; a claim the old owner sent before it let go then outranks the new
+    /// owner, which gives the slot back, and the nodes disagree on its owner for good (2 runs
+    /// of 107 of `a_channel_follows_its_slot_to_another_node`, each time with the old owner
+    /// holding the highest epoch). Distinct epochs set before the nodes meet, as `redis-cli
+    /// --cluster create` sets them, and known to every node before this returns, leave no
+    /// collision to settle.
     pub(super) async fn start() -> Self {
         let dir = tempfile::tempdir().expect("a temporary directory");
         let mut nodes = Vec::new();
         for _ in 0..3 {
             nodes.push(OwnServer::cluster_node(dir.path()).await);
         }
-        // The slots split in three, then every node introduced to the first.
-        for (node, slots) in nodes.iter().zip(SLOT_RANGES) {
+        // The slots split in three and an epoch each, then every node introduced to the first.
+        for ((node, slots), epoch) in nodes.iter().zip(SLOT_RANGES).zip(1..) {
+            let mut set_epoch = ::redis::cmd("CLUSTER");
+            set_epoch.arg("SET-CONFIG-EPOCH").arg(epoch);
+            node.command::<()>(&set_epoch).await;
             let mut add = ::redis::cmd("CLUSTER");
             add.arg("ADDSLOTSRANGE").arg(slots.0).arg(slots.1);
             node.command::<()>(&add).await;
@@ -178,12 +194,15 @@ impl OwnCluster {
                 let mut info = ::redis::cmd("CLUSTER");
                 info.arg("INFO");
                 let info: String = node.command(&info).await;
-                if info.contains("cluster_state:ok") && info.contains("cluster_known_nodes:3") {
+                let mut view = ::redis::cmd("CLUSTER");
+                view.arg("NODES");
+                let view: String = node.command(&view).await;
+                if info.contains("cluster_state:ok") && knows_every_epoch(&view, &nodes) {
                     break;
                 }
                 assert!(
                     Instant::now() < deadline,
-                    "the cluster did not form: {info}"
+                    "the cluster did not form: {info}\n{view}"
                 );
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
@@ -194,6 +213,22 @@ impl OwnCluster {
     pub(super) fn urls(&self) -> Vec<String> {
         self.nodes.iter().map(OwnServer::url).collect()
     }
+}
+
+/// Whether `CLUSTER NODES` output `view` lists exactly the nodes of `nodes`, each connected
+/// and with the epoch [`OwnCluster::start`] gave it (the first node 1, and so on).
+fn knows_every_epoch(view: &str, nodes: &[OwnServer]) -> bool {
+    let lines: Vec<Vec<&str>> = view.lines().map(|line| line.split(' ').collect()).collect();
+    lines.len() == nodes.len()
+        && nodes.iter().zip(1_u64..).all(|(node, epoch)| {
+            let address = format!("127.0.0.1:{}@", node.port);
+            lines.iter().any(|fields| {
+                fields.len() > 7
+                    && fields[1].starts_with(&address)
+                    && fields[6].parse() == Ok(epoch)
+                    && fields[7] == "connected"
+            })
+        })
 }
 
 /// A loopback port that is free now and satisfies `fits`.
