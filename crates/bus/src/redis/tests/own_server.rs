@@ -128,6 +128,16 @@ impl OwnServer {
         self.try_command(cmd).await.unwrap()
     }
 
+    /// `CLUSTER NODES`: this node's view of the cluster, a line per node.
+    pub(super) async fn cluster_nodes(&self) -> RedisResult<String> {
+        self.try_command(::redis::cmd("CLUSTER").arg("NODES")).await
+    }
+
+    /// How `CLUSTER NODES` begins this node's address: `ip:port@`, the bus port after `@`.
+    pub(super) fn cluster_address(&self) -> String {
+        format!("127.0.0.1:{}@", self.port)
+    }
+
     /// [`Self::command`] for reports made after a failure, which must not fail themselves.
     pub(super) async fn try_command<T: ::redis::FromRedisValue>(
         &self,
@@ -194,9 +204,7 @@ impl OwnCluster {
                 let mut info = ::redis::cmd("CLUSTER");
                 info.arg("INFO");
                 let info: String = node.command(&info).await;
-                let mut view = ::redis::cmd("CLUSTER");
-                view.arg("NODES");
-                let view: String = node.command(&view).await;
+                let view = node.cluster_nodes().await.unwrap();
                 if info.contains("cluster_state:ok") && knows_every_epoch(&view, &nodes) {
                     break;
                 }
@@ -221,7 +229,7 @@ fn knows_every_epoch(view: &str, nodes: &[OwnServer]) -> bool {
     let lines: Vec<Vec<&str>> = view.lines().map(|line| line.split(' ').collect()).collect();
     lines.len() == nodes.len()
         && nodes.iter().zip(1_u64..).all(|(node, epoch)| {
-            let address = format!("127.0.0.1:{}@", node.port);
+            let address = node.cluster_address();
             lines.iter().any(|fields| {
                 fields.len() > 7
                     && fields[1].starts_with(&address)

@@ -80,13 +80,11 @@ const AGREEMENT: Duration = Duration::from_secs(30);
 /// [`PATIENCE`]): the bus's patience starts once the nodes agree. Until then the slot maps
 /// the subscriber reads may name the old owner or none, which is what it must get through.
 async fn await_agreement(cluster: &OwnCluster, slot: u16, to: usize) {
-    let owner = format!("127.0.0.1:{}@", cluster.nodes[to].port);
+    let owner = cluster.nodes[to].cluster_address();
     let deadline = Instant::now() + AGREEMENT;
     'nodes: for node in &cluster.nodes {
         loop {
-            let mut nodes = ::redis::cmd("CLUSTER");
-            nodes.arg("NODES");
-            let nodes: String = node.command(&nodes).await;
+            let nodes = node.cluster_nodes().await.unwrap();
             if slot_owner(&nodes, slot).starts_with(&owner) {
                 continue 'nodes;
             }
@@ -140,9 +138,7 @@ async fn where_the_channel_stands(bus: &RedisBus, user: &str, cluster: &OwnClust
     let mut report = Vec::new();
     for (index, node) in cluster.nodes.iter().enumerate() {
         let view = async {
-            let nodes: String = node
-                .try_command(::redis::cmd("CLUSTER").arg("NODES"))
-                .await?;
+            let nodes = node.cluster_nodes().await?;
             let counts: HashMap<String, i64> = node
                 .try_command(::redis::cmd("PUBSUB").arg("SHARDNUMSUB").arg(&channel))
                 .await?;
