@@ -28,7 +28,7 @@ const RETRY_PAUSE: Duration = Duration::from_secs(1);
 /// What every role of the cluster runs beside its own work: logs and span export, the
 /// shutdown signal, readiness and metrics served on `/healthz`, `/readyz` and `/metrics`.
 pub struct Role {
-    /// Cancelled on SIGINT or SIGTERM, or when the role's own work ends.
+    /// Cancelled on SIGINT or SIGTERM, or by [`Role::stop`] once the role's own work ends.
     pub shutdown: Shutdown,
     /// Set by the role once it serves; cleared on a signal before anything stops.
     pub readiness: Readiness,
