@@ -58,6 +58,7 @@
 //! Deliveries published during the outage are lost, as pub/sub promises nothing more.
 
 mod config;
+mod link;
 mod publish;
 mod reconnect;
 mod subscriber;

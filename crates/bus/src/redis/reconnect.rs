@@ -3,21 +3,19 @@
 //! channel the inbox holds on that server.
 //!
 //! What a connection receives on its channels is handed to the inbox by the connection's
-//! own reading task (the push callback: decode, filter, `try_send` to the inbox's bounded
-//! queue), so a delivery crosses no other task or queue, and a full inbox never stalls it.
+//! own task (the push callback: decode, filter, `try_send` to the inbox's bounded queue), so
+//! a delivery crosses no other task or queue, and a full inbox never stalls it.
 //!
-//! In a cluster these are plain connections to each primary, routed by hash slot here (see
-//! `topology`), rather than the redis crate's cluster client: its own resubscription after a
-//! node restart was seen to leave shard channels unsubscribed while reporting success.
+//! In a cluster these are connections to each primary ([`Link`]), routed by hash slot here
+//! (see `topology`), rather than the redis crate's cluster client: its own resubscription
+//! after a node restart was seen to leave shard channels unsubscribed while reporting success.
 
 use std::collections::HashMap;
-use std::convert::Infallible;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use ::redis::aio::MultiplexedConnection;
-use ::redis::{AsyncConnectionConfig, Client, PushInfo, RedisResult};
+use ::redis::PushInfo;
 use cluster_api::v1::Delivery;
 use futures::future::join_all;
 use tokio::sync::mpsc::Sender;
@@ -25,6 +23,7 @@ use tokio::time::{Instant, MissedTickBehavior};
 
 use super::bounded;
 use super::config::{Backoff, RedisBusConfig};
+use super::link::Link;
 use super::subscriber::{DroppedChannel, Shared};
 use super::topology::Seeds;
 use crate::BusError;
@@ -36,58 +35,6 @@ const HEALTH_CHECK_INTERVAL: Duration = Duration::from_secs(5);
 /// Channels per pipeline when subscribing a new connection; each pipeline gets the command
 /// timeout.
 const RESUBSCRIBE_BATCH: usize = 512;
-
-/// A RESP3 connection to one server, whose pushes go to the inbox.
-///
-/// Replies and pushes share the connection, and redis-rs takes every subscription push as
-/// the reply to the oldest command in flight on it, a server's own `sunsubscribe` for a
-/// slot that moved away included (nothing in the push tells it from a confirmation:
-/// valkey-io/valkey#1066). A command in flight when a slot moves away from this server thus
-/// gets that push as its reply, and each one behind it the reply of the one before, until
-/// none is in flight. While a slot moves, a subscription's outcome can so be misreported
-/// either way. One the server refused (its channel's slot had moved) but reported done is
-/// subscribed where the new map puts it by the repair pass the move sets off, like every
-/// held channel; one the server made but reported refused is a failure to its caller, as
-/// when Redis does not answer, and what arrives on it is discarded.
-#[derive(Clone)]
-pub(crate) struct Link {
-    /// Tells this connection's pushes from those of an earlier one to the same server.
-    pub(crate) id: u64,
-    conn: MultiplexedConnection,
-}
-
-impl Link {
-    pub(crate) async fn ssubscribe(&self, channel: &str) -> RedisResult<()> {
-        let mut cmd = ::redis::cmd("SSUBSCRIBE");
-        cmd.arg(channel).exec_async(&mut self.conn.clone()).await
-    }
-
-    pub(crate) async fn sunsubscribe(&self, channel: &str) -> RedisResult<()> {
-        let mut cmd = ::redis::cmd("SUNSUBSCRIBE");
-        cmd.arg(channel).exec_async(&mut self.conn.clone()).await
-    }
-
-    /// Subscribes to `channels`, one command per channel: a multi-channel SSUBSCRIBE is
-    /// answered with several confirmations, which a multiplexed connection cannot attribute
-    /// (and in a cluster its channels would need to share a slot).
-    async fn ssubscribe_all(&self, channels: &[String], timeout: Duration) -> Result<(), BusError> {
-        for batch in channels.chunks(RESUBSCRIBE_BATCH) {
-            let mut pipe = ::redis::pipe();
-            for channel in batch {
-                pipe.cmd("SSUBSCRIBE").arg(channel).ignore();
-            }
-            let mut conn = self.conn.clone();
-            bounded(timeout, "subscribing", pipe.exec_async(&mut conn)).await?;
-        }
-        Ok(())
-    }
-
-    async fn ping(&self) -> RedisResult<()> {
-        ::redis::cmd("PING")
-            .exec_async(&mut self.conn.clone())
-            .await
-    }
-}
 
 /// Opens an inbox's connections.
 pub(crate) struct Connector {
@@ -119,20 +66,10 @@ impl Connector {
     ) -> Result<Link, BusError> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let (shared, inbox, tag) = (Arc::clone(shared), inbox.clone(), server.to_owned());
-        let on_push = move |push: PushInfo| {
-            shared.on_push(&tag, id, push, &inbox);
-            Ok::<_, Infallible>(())
-        };
-        let timeout = self.config.command_timeout;
-        let client = Client::open(self.seeds.info(server))
-            .map_err(|e| BusError::Config(format!("{server}: {e}")))?;
-        let config = AsyncConnectionConfig::new()
-            .set_push_sender(on_push)
-            .set_connection_timeout(Some(timeout))
-            .set_response_timeout(Some(timeout));
-        let connect = client.get_multiplexed_async_connection_with_config(&config);
-        let conn = bounded(timeout, "connecting", connect).await?;
-        Ok(Link { id, conn })
+        let on_push = move |push: PushInfo| shared.on_push(&tag, id, push, &inbox);
+        let info = self.seeds.info(server);
+        let connect = Link::connect(id, &info, on_push);
+        bounded(self.config.command_timeout, "connecting", connect).await
     }
 }
 
@@ -266,7 +203,7 @@ async fn follow_dropped(shared: &Shared) -> Result<(), BusError> {
     let timeout = shared.config.command_timeout;
     let following = per_server.into_values().map(|(link, drops)| async move {
         let channels: Vec<String> = drops.iter().map(|drop| drop.channel.clone()).collect();
-        (link.ssubscribe_all(&channels, timeout).await, drops)
+        (ssubscribe_all(&link, &channels, timeout).await, drops)
     });
     for (result, drops) in join_all(following).await {
         match result {
@@ -283,6 +220,19 @@ async fn subscribe_all(shared: &Shared, node: &str, link: &Link) -> Result<usize
     // from now on may be subscribed again here, and what arrives on them is discarded.
     let channels = shared.channels_of(node).unwrap_or_default();
     let timeout = shared.config.command_timeout;
-    link.ssubscribe_all(&channels, timeout).await?;
+    ssubscribe_all(link, &channels, timeout).await?;
     Ok(channels.len())
+}
+
+/// Subscribes `link` to `channels` in batches of [`RESUBSCRIBE_BATCH`], each within
+/// `timeout`.
+async fn ssubscribe_all(
+    link: &Link,
+    channels: &[String],
+    timeout: Duration,
+) -> Result<(), BusError> {
+    for batch in channels.chunks(RESUBSCRIBE_BATCH) {
+        bounded(timeout, "subscribing", link.ssubscribe_all(batch)).await?;
+    }
+    Ok(())
 }

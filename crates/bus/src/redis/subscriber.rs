@@ -16,7 +16,7 @@ use tokio::sync::mpsc::{Sender, error::TrySendError};
 
 use super::bounded;
 use super::config::RedisBusConfig;
-use super::reconnect::Link;
+use super::link::Link;
 use super::topology::{NodeId, Topology};
 use crate::BusError;
 use crate::inbox::SubscriptionControl;

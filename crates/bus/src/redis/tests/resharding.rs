@@ -69,6 +69,10 @@ async fn a_channel_is_followed_when_the_slot_map_read_is_stale() {
     assert_followed(&bus, &mut inbox, &user, &cluster).await;
 }
 
+/// How long `a_dropped_channel_does_not_answer_for_subscriptions_in_flight` pauses the
+/// old owner of the slot.
+const PAUSE: Duration = Duration::from_millis(600);
+
 /// How long the nodes of a cluster may take to agree on a slot's new owner. Only the node
 /// given the slot learns it from a command; the others learn it from that node's next ping
 /// or pong on the cluster bus, which comes about once a second or two (each node pings one
@@ -187,4 +191,102 @@ async fn setslot(cluster: &OwnCluster, node: usize, slot: u16, args: &[&str]) {
     let mut setslot = ::redis::cmd("CLUSTER");
     setslot.arg("SETSLOT").arg(slot).arg(args);
     cluster.nodes[node].command::<()>(&setslot).await;
+}
+
+/// A server's own `sunsubscribe` for a channel whose slot it gave away carries nothing that
+/// tells it from the confirmation of a `SUNSUBSCRIBE` (valkey-io/valkey#1066). Arriving
+/// while an unsubscription and subscriptions are in flight on the same connection, it must
+/// not be taken for the reply to the first of them, nor shift each later reply onto the next
+/// command.
+#[tokio::test]
+async fn a_dropped_channel_does_not_answer_for_subscriptions_in_flight() {
+    let (from, to) = (1, 2);
+    let cluster = OwnCluster::start().await;
+    // Long enough for the subscriptions to wait out the pause below.
+    let config = RedisBusConfig {
+        command_timeout: Duration::from_secs(2),
+        ..own_cluster_config(&cluster)
+    };
+    let bus = RedisBus::connect(config).await.unwrap();
+    let mut inbox = bus.open_inbox("c2s-0", 64).await.unwrap();
+    let slot_of = |user: &String| topology::slot(bus.config.channel(user).as_bytes());
+    let users = || (0..).map(|n| format!("juliet{n}@example.com"));
+    let (first, last) = SLOT_RANGES[from];
+    let held = users()
+        .find(|user| (first..=last).contains(&slot_of(user)))
+        .unwrap();
+    let slot = slot_of(&held);
+    // Two more channels in the slot that moves, and one in a slot that stays, on that node.
+    let mut in_slot = users().filter(|user| *user != held && slot_of(user) == slot);
+    let (moving, leaving) = (in_slot.next().unwrap(), in_slot.next().unwrap());
+    let staying = users()
+        .find(|user| slot_of(user) != slot && (first..=last).contains(&slot_of(user)))
+        .unwrap();
+    inbox.subscriptions().subscribe(&held).await.unwrap();
+    inbox.subscriptions().subscribe(&leaving).await.unwrap();
+
+    // The new owner takes the slot; the old one is paused before it lets go, so that the
+    // subscriptions sent now are processed after it did, and their replies follow its push.
+    let to_id = node_id(&cluster, to).await;
+    setslot(&cluster, to, slot, &["NODE", &to_id]).await;
+    let old_owner = ::redis::Client::open(cluster.nodes[from].url()).unwrap();
+    let waits_out_the_pause =
+        ::redis::AsyncConnectionConfig::new().set_response_timeout(Some(PAUSE * 4));
+    let mut letting_go = old_owner
+        .get_multiplexed_async_connection_with_config(&waits_out_the_pause)
+        .await
+        .unwrap();
+    let mut pausing = old_owner.get_multiplexed_async_connection().await.unwrap();
+    ::redis::cmd("CLIENT")
+        .arg("PAUSE")
+        .arg(PAUSE.as_millis())
+        .arg("ALL")
+        .exec_async(&mut pausing)
+        .await
+        .unwrap();
+    let let_go = tokio::spawn(async move {
+        let mut setslot = ::redis::cmd("CLUSTER");
+        setslot.arg("SETSLOT").arg(slot).arg("NODE").arg(&to_id);
+        setslot.exec_async(&mut letting_go).await
+    });
+    // The paused server reads what arrives in that order once the pause ends.
+    tokio::time::sleep(PAUSE / 4).await;
+    let subscriptions = inbox.subscriptions();
+    let (left, moved, stayed) = tokio::join!(
+        subscriptions.unsubscribe(&leaving),
+        subscriptions.subscribe(&moving),
+        subscriptions.subscribe(&staying)
+    );
+    left.unwrap();
+    let_go.await.unwrap().unwrap();
+
+    // The slot's channel was refused by the old owner with a redirection to the new one;
+    // the other was made.
+    let redirection = format!(
+        "subscribing: Moved: {slot} 127.0.0.1:{}",
+        cluster.nodes[to].port
+    );
+    assert!(
+        matches!(&moved, Err(BusError::Unavailable(error)) if *error == redirection),
+        "the moving channel's subscription: {moved:?}; the staying one's: {stayed:?}"
+    );
+    stayed.unwrap();
+    await_agreement(&cluster, slot, to).await;
+    bus.publish(delivery(&staying, "<message id='stayed'/>"))
+        .await
+        .unwrap();
+    assert_eq!(next(&mut inbox).await.xml, &b"<message id='stayed'/>"[..]);
+    assert_eq!(subscribers(&bus, &staying).await, 1);
+    // The held channel is followed to the new owner; the one left while its slot moved is
+    // nowhere, and nothing for the refused one reaches the inbox. (The repair pass the move
+    // sets off may subscribe the refused channel on the new owner while its subscription is
+    // still in flight, as `subscribe_all` says; what arrives on it is discarded.)
+    assert_followed(&bus, &mut inbox, &held, &cluster).await;
+    assert_eq!(subscribers(&bus, &leaving).await, 0);
+    for user in [&moving, &leaving] {
+        bus.publish(delivery(user, "<message id='not-held'/>"))
+            .await
+            .unwrap();
+    }
+    nothing_more(&mut inbox).await;
 }
