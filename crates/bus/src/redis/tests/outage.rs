@@ -216,3 +216,35 @@ fn users_per_node(bus: &RedisBus, per_node: usize) -> [Vec<String>; 3] {
     }
     users
 }
+
+/// An inbox's connections log in as the URL's user (`HELLO 3 AUTH`), and one with a wrong
+/// password is refused with the server's reason.
+#[tokio::test]
+async fn inboxes_log_in_with_the_urls_credentials() {
+    let server = OwnServer::standalone_for("starling", "s3cret").await;
+    let config = RedisBusConfig {
+        urls: vec![server.url()],
+        channel_prefix: unique_prefix(),
+        command_timeout: TIMEOUT,
+        ..RedisBusConfig::default()
+    };
+    let bus = RedisBus::connect(config.clone()).await.unwrap();
+    let mut inbox = bus.open_inbox("c2s-0", 8).await.unwrap();
+    inbox
+        .subscriptions()
+        .subscribe("juliet@example.com")
+        .await
+        .unwrap();
+    let hello = delivery("juliet@example.com", "<message id='in'/>");
+    bus.publish(hello.clone()).await.unwrap();
+    assert_eq!(next(&mut inbox).await, hello);
+
+    let wrong = format!("redis://starling:wrong@127.0.0.1:{}", server.port);
+    let wrong = ::redis::IntoConnectionInfo::into_connection_info(wrong.as_str()).unwrap();
+    let link = link::Link::connect(0, &wrong, |_| {});
+    let refused = link.await.err().map(|error| error.to_string());
+    assert_eq!(
+        refused.as_deref(),
+        Some("\"WRONGPASS\": invalid username-password pair or user is disabled.")
+    );
+}

@@ -14,36 +14,51 @@ pub(super) struct OwnServer {
     pub(super) port: u16,
     /// For a cluster node: where it keeps its cluster configuration across restarts.
     cluster_dir: Option<PathBuf>,
+    /// The one ACL user a server started with [`OwnServer::standalone_for`] lets in.
+    user: Option<(&'static str, &'static str)>,
     child: Option<Child>,
 }
 
 impl OwnServer {
     /// A standalone server on a free port.
     pub(super) async fn standalone() -> Self {
-        Self::start(|| (free_port(|_| true), None)).await
+        Self::start(|| (free_port(|_| true), None), None).await
+    }
+
+    /// A standalone server on a free port that lets in no one but `user` with `password`
+    /// (the `default` user is off); its [`OwnServer::url`] carries the two.
+    pub(super) async fn standalone_for(user: &'static str, password: &'static str) -> Self {
+        Self::start(|| (free_port(|_| true), None), Some((user, password))).await
     }
 
     /// A cluster-enabled server (with no slots yet) keeping its configuration in `dir`.
     /// Redis refuses cluster ports above 55535 (the cluster bus listens on port + 10000).
     async fn cluster_node(dir: &Path) -> Self {
-        Self::start(|| {
-            let fits = |port| (1024..=55_535).contains(&port) && bindable(port + 10_000);
-            let port = free_port(fits);
-            let node_dir = dir.join(port.to_string());
-            std::fs::create_dir_all(&node_dir).expect("a directory for the node");
-            (port, Some(node_dir))
-        })
+        Self::start(
+            || {
+                let fits = |port| (1024..=55_535).contains(&port) && bindable(port + 10_000);
+                let port = free_port(fits);
+                let node_dir = dir.join(port.to_string());
+                std::fs::create_dir_all(&node_dir).expect("a directory for the node");
+                (port, Some(node_dir))
+            },
+            None,
+        )
         .await
     }
 
     /// A server on the port `choose` picks, picking again if another process took the port
     /// between the choice and the server's start.
-    async fn start(choose: impl Fn() -> (u16, Option<PathBuf>)) -> Self {
+    async fn start(
+        choose: impl Fn() -> (u16, Option<PathBuf>),
+        user: Option<(&'static str, &'static str)>,
+    ) -> Self {
         for _ in 0..10 {
             let (port, cluster_dir) = choose();
             let mut server = Self {
                 port,
                 cluster_dir,
+                user,
                 child: None,
             };
             if server.try_start().await {
@@ -59,7 +74,10 @@ impl OwnServer {
     }
 
     pub(super) fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
+        match self.user {
+            Some((user, password)) => format!("redis://{user}:{password}@127.0.0.1:{}", self.port),
+            None => format!("redis://127.0.0.1:{}", self.port),
+        }
     }
 
     /// Starts the server and waits until it answers; false if the server that answers on
@@ -70,6 +88,11 @@ impl OwnServer {
         let mut command = Command::new("redis-server");
         command.args(["--port", &port, "--bind", "127.0.0.1"]);
         command.args(["--save", "", "--appendonly", "no"]);
+        if let Some((user, password)) = self.user {
+            let password = format!(">{password}");
+            command.args(["--user", user, "on", &password, "~*", "&*", "+@all"]);
+            command.args(["--user", "default", "off"]);
+        }
         match &self.cluster_dir {
             Some(dir) => command
                 .args([
