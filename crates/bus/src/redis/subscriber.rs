@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use ::redis::{PushInfo, PushKind, Value};
+use ::redis::{ErrorKind, PushInfo, PushKind, RedisError, ServerErrorKind, Value};
 use async_trait::async_trait;
 use cluster_api::v1::Delivery;
 use prost::Message as _;
@@ -168,6 +168,15 @@ impl Shared {
             state.links.remove(node);
         }
         current
+    }
+
+    /// The connection to the server a `MOVED` redirection names, if there is one.
+    fn redirected(&self, error: &RedisError) -> Option<Link> {
+        if error.kind() != ErrorKind::Server(ServerErrorKind::Moved) {
+            return None;
+        }
+        let (node, _slot) = error.redirect_node()?;
+        self.lock().links.get(node).cloned()
     }
 
     /// The channels servers dropped, each with the connection to the server that now
@@ -372,15 +381,22 @@ impl SubscriptionControl for Subscriber {
             link
         };
         let timeout = self.shared.config.command_timeout;
-        let result = match tokio::time::timeout(timeout, link.ssubscribe(&channel)).await {
-            Ok(Ok(())) => return Ok(()),
-            Ok(Err(error)) => {
-                if error.is_cluster_error() {
-                    // The slot moved: learn the new topology.
-                    self.shared.request_repair();
-                }
-                BusError::Unavailable(format!("subscribing: {error}"))
+        let deadline = tokio::time::Instant::now() + timeout;
+        let mut outcome = tokio::time::timeout_at(deadline, link.ssubscribe(&channel)).await;
+        if let Ok(Err(error)) = &outcome
+            && error.is_cluster_error()
+        {
+            // The slot moved: learn the new topology, and meanwhile subscribe where the
+            // server says the slot is now, if connected there. The slot map read next may
+            // still name this server for a while (other nodes learn of a move by gossip).
+            self.shared.request_repair();
+            if let Some(link) = self.shared.redirected(error) {
+                outcome = tokio::time::timeout_at(deadline, link.ssubscribe(&channel)).await;
             }
+        }
+        let result = match outcome {
+            Ok(Ok(())) => return Ok(()),
+            Ok(Err(error)) => BusError::Unavailable(format!("subscribing: {error}")),
             Err(_) => BusError::Unavailable(format!("subscribing: no answer within {timeout:?}")),
         };
         // Not recorded: the caller treats the failure as "not subscribed" and will not
