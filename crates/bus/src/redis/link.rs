@@ -244,7 +244,9 @@ async fn drive<S>(
             }
             frame = framed.next() => {
                 let received = match frame {
-                    Some(Ok(value)) => receive(value, &mut pending, &on_push),
+                    Some(Ok(value)) => receive(value, &mut pending, &on_push).inspect_err(|error| {
+                        tracing::warn!(%error, "a bus connection is out of step, closing it");
+                    }),
                     Some(Err(error)) => Err(error),
                     None => Err(lost("the server closed the connection")),
                 };
