@@ -48,8 +48,9 @@
 //!   the inbox holds there, and only then accepts subscriptions on that server again; until
 //!   then `subscribe` to its channels fails with `Unavailable`. In a cluster only the lost
 //!   server's channels are interrupted, and a channel whose slot moves (failover,
-//!   resharding) is followed to its new server; a `subscribe` refused with a `MOVED`
-//!   redirection is tried once more on the server it names, within the same timeout.
+//!   resharding) is followed to its new server; a `subscribe` or `unsubscribe` refused with
+//!   a `MOVED` redirection is tried once more on the server it names, within the same
+//!   timeout.
 //!
 //! What "holds" means during an outage: a `subscribe` that fails is not recorded (the
 //! connection manager counts it as not subscribed and will never unsubscribe it, so

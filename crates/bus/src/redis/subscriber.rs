@@ -7,14 +7,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use ::redis::{ErrorKind, PushInfo, PushKind, RedisError, ServerErrorKind, Value};
+use ::redis::{ErrorKind, PushInfo, PushKind, RedisError, RedisResult, ServerErrorKind, Value};
 use async_trait::async_trait;
 use cluster_api::v1::Delivery;
 use prost::Message as _;
 use tokio::sync::Notify;
 use tokio::sync::mpsc::{Sender, error::TrySendError};
 
-use super::bounded;
 use super::config::RedisBusConfig;
 use super::link::Link;
 use super::topology::{NodeId, Topology};
@@ -170,6 +169,33 @@ impl Shared {
         current
     }
 
+    /// `change` of `channel` on `link`, and if the server refuses it with a `MOVED`
+    /// redirection, once more on the server the redirection names, if connected there: the
+    /// slot moved, and the slot map read next may still name this server for a while
+    /// (other nodes learn of a move by gossip). `None` if it takes longer than `timeout`.
+    async fn change(
+        &self,
+        change: Change,
+        link: &Link,
+        channel: &str,
+        timeout: Duration,
+    ) -> Option<RedisResult<()>> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        let outcome = tokio::time::timeout_at(deadline, change.send(link, channel));
+        match outcome.await.ok()? {
+            Err(error) if error.is_cluster_error() => {
+                // Learn the new topology.
+                self.request_repair();
+                let Some(link) = self.redirected(&error) else {
+                    return Some(Err(error));
+                };
+                let redirected = change.send(&link, channel);
+                tokio::time::timeout_at(deadline, redirected).await.ok()
+            }
+            outcome => Some(outcome),
+        }
+    }
+
     /// The connection to the server a `MOVED` redirection names, if there is one.
     fn redirected(&self, error: &RedisError) -> Option<Link> {
         if error.kind() != ErrorKind::Server(ServerErrorKind::Moved) {
@@ -298,6 +324,22 @@ impl Shared {
     }
 }
 
+/// What [`Shared::change`] asks of a server.
+#[derive(Clone, Copy)]
+enum Change {
+    Subscribe,
+    Unsubscribe,
+}
+
+impl Change {
+    async fn send(self, link: &Link, channel: &str) -> RedisResult<()> {
+        match self {
+            Self::Subscribe => link.ssubscribe(channel).await,
+            Self::Unsubscribe => link.sunsubscribe(channel).await,
+        }
+    }
+}
+
 /// A channel a server dropped, to be followed to its slot's new server.
 pub(crate) struct DroppedChannel {
     pub(crate) user: String,
@@ -381,23 +423,13 @@ impl SubscriptionControl for Subscriber {
             link
         };
         let timeout = self.shared.config.command_timeout;
-        let deadline = tokio::time::Instant::now() + timeout;
-        let mut outcome = tokio::time::timeout_at(deadline, link.ssubscribe(&channel)).await;
-        if let Ok(Err(error)) = &outcome
-            && error.is_cluster_error()
-        {
-            // The slot moved: learn the new topology, and meanwhile subscribe where the
-            // server says the slot is now, if connected there. The slot map read next may
-            // still name this server for a while (other nodes learn of a move by gossip).
-            self.shared.request_repair();
-            if let Some(link) = self.shared.redirected(error) {
-                outcome = tokio::time::timeout_at(deadline, link.ssubscribe(&channel)).await;
-            }
-        }
-        let result = match outcome {
-            Ok(Ok(())) => return Ok(()),
-            Ok(Err(error)) => BusError::Unavailable(format!("subscribing: {error}")),
-            Err(_) => BusError::Unavailable(format!("subscribing: no answer within {timeout:?}")),
+        let subscribed = self
+            .shared
+            .change(Change::Subscribe, &link, &channel, timeout);
+        let result = match subscribed.await {
+            Some(Ok(())) => return Ok(()),
+            Some(Err(error)) => BusError::Unavailable(format!("subscribing: {error}")),
+            None => BusError::Unavailable(format!("subscribing: no answer within {timeout:?}")),
         };
         // Not recorded: the caller treats the failure as "not subscribed" and will not
         // unsubscribe, so a reconnection must not subscribe it either.
@@ -421,9 +453,18 @@ impl SubscriptionControl for Subscriber {
             return Ok(());
         };
         let timeout = self.shared.config.command_timeout;
-        if let Err(error) = bounded(timeout, "unsubscribing", link.sunsubscribe(&channel)).await {
-            // Already effective: what still arrives on the channel is discarded.
-            tracing::warn!(node = %self.shared.node, %user, %error, "SUNSUBSCRIBE failed");
+        let unsubscribed = self
+            .shared
+            .change(Change::Unsubscribe, &link, &channel, timeout);
+        // Already effective if it fails: what still arrives on the channel is discarded.
+        match unsubscribed.await {
+            Some(Ok(())) => {}
+            Some(Err(error)) => {
+                tracing::warn!(node = %self.shared.node, %user, %error, "SUNSUBSCRIBE failed");
+            }
+            None => {
+                tracing::warn!(node = %self.shared.node, %user, "SUNSUBSCRIBE failed: no answer within {timeout:?}");
+            }
         }
         Ok(())
     }

@@ -228,7 +228,7 @@ async fn inboxes_log_in_with_the_urls_credentials() {
         command_timeout: TIMEOUT,
         ..RedisBusConfig::default()
     };
-    let bus = RedisBus::connect(config.clone()).await.unwrap();
+    let bus = RedisBus::connect(config).await.unwrap();
     let mut inbox = bus.open_inbox("c2s-0", 8).await.unwrap();
     inbox
         .subscriptions()
