@@ -18,6 +18,12 @@
 //! <channel>` (the channel echoed; an error before it is the `SUNSUBSCRIBE`'s). A reply that
 //! is not what its command expects would mean the pairing was lost: the connection is then
 //! closed like a lost one, and the inbox reconnects and subscribes again.
+//!
+//! Order alone decides one case wrongly: a `SUNSUBSCRIBE` that succeeds followed by a `PING`
+//! that fails (a server still loading its data refuses `PING`, not `SUNSUBSCRIBE`). The
+//! error is taken for the `SUNSUBSCRIBE`'s, and the replies after it are one command off
+//! until the first that is not an error, which cannot match and closes the connection; the
+//! health check's own `PING` fails there too.
 
 use std::collections::VecDeque;
 use std::io;
