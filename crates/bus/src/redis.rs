@@ -55,8 +55,9 @@
 //! What "holds" means during an outage: a `subscribe` that fails is not recorded (the
 //! connection manager counts it as not subscribed and will never unsubscribe it, so
 //! restoring it would leak the channel); an `unsubscribe` always takes effect at once, also
-//! while disconnected: the channel is not restored, and if the server still sends on it
-//! (a failed `SUNSUBSCRIBE`, a race with a reconnection) what arrives on it is discarded.
+//! while disconnected: the channel is not restored; a repair pass that subscribed it again
+//! meanwhile unsubscribes it once done, and if the server still sends on it (a failed
+//! `SUNSUBSCRIBE`) what arrives on it is discarded.
 //! Deliveries published during the outage are lost, as pub/sub promises nothing more.
 
 mod config;
@@ -192,7 +193,8 @@ impl Bus for RedisBus {
         for (server, link) in nodes.iter().zip(join_all(links).await) {
             match link {
                 Ok(link) => {
-                    shared.install(server, link);
+                    // A new inbox holds no channel yet.
+                    shared.install(server, link, &[]);
                 }
                 Err(error) => failure = Some(error),
             }

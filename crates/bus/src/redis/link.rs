@@ -131,6 +131,18 @@ impl Link {
         .await
     }
 
+    /// `SUNSUBSCRIBE` of each of `channels`, queued before this returns, without waiting for
+    /// the replies: a caller holding a lock knows it goes before any command queued after the
+    /// lock is released. (An error would be the server's word that the channel is not
+    /// subscribed there anyway.) False if the queue is full or the connection closed.
+    pub(crate) fn sunsubscribe_now(&self, channels: &[String]) -> bool {
+        let mut request = Request::default();
+        channels
+            .iter()
+            .for_each(|channel| request.sunsubscribe(channel));
+        request.expects.is_empty() || self.requests.try_send(request).is_ok()
+    }
+
     pub(crate) async fn ping(&self) -> RedisResult<()> {
         self.send(Request::ping).await
     }

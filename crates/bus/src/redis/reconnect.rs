@@ -151,9 +151,12 @@ async fn repair_pass(
     if shared.set_topology(topology) {
         tracing::info!(node = %shared.node, servers = ?shared.nodes(), "bus topology changed");
         for (node, link) in shared.links() {
-            if let Err(error) = subscribe_all(shared, &node, &link).await {
-                shared.remove_link(&node, link.id);
-                failure = Some(error);
+            match subscribe_all(shared, &node, &link).await {
+                Ok(channels) => shared.unsubscribe_released_on(&link, &channels),
+                Err(error) => {
+                    shared.remove_link(&node, link.id);
+                    failure = Some(error);
+                }
             }
         }
     }
@@ -166,8 +169,9 @@ async fn repair_pass(
     for (node, linked) in missing.iter().zip(join_all(linking).await) {
         match linked {
             Ok((link, channels)) => {
-                if shared.install(node, link) {
-                    tracing::info!(node = %shared.node, server = %node, channels, "bus connection restored");
+                let count = channels.len();
+                if shared.install(node, link, &channels) {
+                    tracing::info!(node = %shared.node, server = %node, channels = count, "bus connection restored");
                 }
             }
             Err(error) => failure = Some(error),
@@ -203,25 +207,32 @@ async fn follow_dropped(shared: &Shared) -> Result<(), BusError> {
     let timeout = shared.config.command_timeout;
     let following = per_server.into_values().map(|(link, drops)| async move {
         let channels: Vec<String> = drops.iter().map(|drop| drop.channel.clone()).collect();
-        (ssubscribe_all(&link, &channels, timeout).await, drops)
+        let result = ssubscribe_all(&link, &channels, timeout).await;
+        (result, link, channels, drops)
     });
-    for (result, drops) in join_all(following).await {
+    for (result, link, channels, drops) in join_all(following).await {
         match result {
-            Ok(()) => drops.iter().for_each(|drop| shared.followed(drop)),
+            Ok(()) => {
+                // A user unsubscribed meanwhile had its SUNSUBSCRIBE sent where the slot
+                // map said, perhaps before this.
+                shared.unsubscribe_released_on(&link, &channels);
+                drops.iter().for_each(|drop| shared.followed(drop));
+            }
             Err(error) => failure = Some(error),
         }
     }
     failure.map_or(Ok(()), Err)
 }
 
-/// Subscribes `link` to the channels the inbox holds on `node`; how many.
-async fn subscribe_all(shared: &Shared, node: &str, link: &Link) -> Result<usize, BusError> {
-    // Subscriptions made from now on fail until the connection is installed; those removed
-    // from now on may be subscribed again here, and what arrives on them is discarded.
+/// Subscribes `link` to the channels the inbox holds on `node`: which.
+async fn subscribe_all(shared: &Shared, node: &str, link: &Link) -> Result<Vec<String>, BusError> {
+    // Subscriptions made from now on fail until the connection is installed; those released
+    // from now on may be subscribed again here, and are unsubscribed once it is
+    // (`Shared::install`, `Shared::unsubscribe_released_on`).
     let channels = shared.channels_of(node).unwrap_or_default();
     let timeout = shared.config.command_timeout;
     ssubscribe_all(link, &channels, timeout).await?;
-    Ok(channels.len())
+    Ok(channels)
 }
 
 /// Subscribes `link` to `channels` in batches of [`RESUBSCRIBE_BATCH`], each within

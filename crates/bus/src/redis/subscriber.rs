@@ -150,13 +150,51 @@ impl Shared {
         Some(channels.filter(on_node).collect())
     }
 
-    /// Makes `link` the connection to `node`. False once the inbox is closed.
-    pub(crate) fn install(&self, node: &str, link: Link) -> bool {
+    /// Makes `link` the connection to `node`, once it subscribed to `subscribed` (what the
+    /// inbox held there when the connection was made). Those the inbox released since, when
+    /// there was no connection to unsubscribe them on, are unsubscribed on it first. False
+    /// once the inbox is closed.
+    pub(crate) fn install(&self, node: &str, link: Link, subscribed: &[String]) -> bool {
         let mut state = self.lock();
-        if !state.closed {
-            state.links.insert(node.to_owned(), link);
+        if state.closed {
+            return false;
         }
-        !state.closed
+        self.unsubscribe_released(&state, &link, subscribed);
+        state.links.insert(node.to_owned(), link);
+        true
+    }
+
+    /// Unsubscribes, on `link`, those of `subscribed` that the inbox no longer holds: a
+    /// repair pass subscribes the channels it read before, and a channel released meanwhile
+    /// may have had its own `SUNSUBSCRIBE` written before the repair's `SSUBSCRIBE`.
+    pub(crate) fn unsubscribe_released_on(&self, link: &Link, subscribed: &[String]) {
+        let state = self.lock();
+        if !state.closed {
+            self.unsubscribe_released(&state, link, subscribed);
+        }
+    }
+
+    /// Queued while the state is locked, so that a subscription to the same channel made
+    /// after the lock is released is written after it and stands.
+    fn unsubscribe_released(&self, state: &State, link: &Link, subscribed: &[String]) {
+        let prefix = self.config.channel_prefix.as_str();
+        let held = |channel: &&String| {
+            let user = channel.strip_prefix(prefix);
+            user.is_some_and(|user| state.users.contains(user))
+        };
+        let released: Vec<String> = subscribed.iter().filter(|c| !held(c)).cloned().collect();
+        if released.is_empty() {
+            return;
+        }
+        tracing::debug!(node = %self.node, channels = released.len(), "unsubscribing channels released during a repair");
+        if !link.sunsubscribe_now(&released) {
+            tracing::warn!(
+                node = %self.node,
+                channels = released.len(),
+                "could not unsubscribe channels released during a repair; \
+                 what arrives on them is discarded"
+            );
+        }
     }
 
     /// Forgets the connection to `node` if it is still the one numbered `id`. Whether it was.

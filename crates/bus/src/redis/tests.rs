@@ -17,6 +17,7 @@ mod delivery;
 mod liveness;
 mod outage;
 mod own_server;
+mod released;
 mod resharding;
 
 /// How long a test waits for something that should happen.
