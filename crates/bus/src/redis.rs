@@ -65,6 +65,7 @@ mod link;
 mod publish;
 mod reconnect;
 mod subscriber;
+mod tls;
 mod topology;
 
 use std::fmt;
@@ -85,6 +86,7 @@ use self::publish::Publisher;
 use self::reconnect::Connector;
 pub use self::subscriber::MAX_DELIVERY_BYTES;
 use self::subscriber::{Counters, Shared, Subscriber};
+use self::tls::RedisTls;
 use crate::{Bus, BusError, Inbox, Liveness};
 
 /// A [`Bus`] on Redis sharded pub/sub, standalone or cluster. Clones share the publisher
@@ -93,6 +95,8 @@ use crate::{Bus, BusError, Inbox, Liveness};
 pub struct RedisBus {
     config: Arc<RedisBusConfig>,
     publisher: Publisher,
+    /// What TLS connections trust, if the URLs ask for TLS.
+    tls: Option<Arc<RedisTls>>,
     counters: Arc<Counters>,
     /// Names this bus's liveness sentinel (see `Liveness::alive`).
     observer: u64,
@@ -108,10 +112,12 @@ impl RedisBus {
     /// them that does not fit the mode) and with [`BusError::Unavailable`] if Redis does not
     /// answer within the command timeout.
     pub async fn connect(config: RedisBusConfig) -> Result<Self, BusError> {
-        let publisher = Publisher::connect(&config).await?;
+        let tls = RedisTls::for_config(&config)?;
+        let publisher = Publisher::connect(&config, tls.as_deref()).await?;
         Ok(Self {
             config: Arc::new(config),
             publisher,
+            tls,
             counters: Arc::default(),
             // Only needs to differ between readers; a randomly seeded hasher is random enough.
             observer: std::hash::BuildHasher::hash_one(
@@ -179,7 +185,7 @@ impl Bus for RedisBus {
 
     async fn open_inbox(&self, node: &str, capacity: usize) -> Result<Inbox, BusError> {
         let config = Arc::clone(&self.config);
-        let connector = Connector::new(Arc::clone(&config))?;
+        let connector = Connector::new(Arc::clone(&config), self.tls.clone())?;
         let topology = connector.seeds().discover(self.timeout()).await?;
         let counters = Arc::clone(&self.counters);
         let shared = Arc::new(Shared::new(node, config, counters, topology));

@@ -1,5 +1,6 @@
 //! Settings of a [`RedisBus`](super::RedisBus) and the names it derives from them.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// How the Redis deployment behind the bus is organised.
@@ -29,6 +30,9 @@ pub struct RedisBusConfig {
     pub command_timeout: Duration,
     /// The longest pause between two attempts to reconnect a lost connection.
     pub reconnect_backoff_max: Duration,
+    /// For `rediss://` URLs: a PEM file of the certificates the servers' certificates must
+    /// chain to; `None`, the system's trusted roots. Only with `rediss://` URLs.
+    pub tls_ca_file: Option<PathBuf>,
 }
 
 impl RedisBusConfig {
@@ -68,6 +72,7 @@ impl Default for RedisBusConfig {
             channel_prefix: Self::DEFAULT_CHANNEL_PREFIX.to_owned(),
             command_timeout: Duration::from_secs(2),
             reconnect_backoff_max: Duration::from_secs(2),
+            tls_ca_file: None,
         }
     }
 }

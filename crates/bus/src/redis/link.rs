@@ -37,6 +37,8 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::codec::Framed;
 
+use super::tls::RedisTls;
+
 /// Requests waiting for a connection's task to write them. A caller finding the queue full
 /// waits for room within its command timeout.
 const REQUEST_QUEUE: usize = 1024;
@@ -55,25 +57,33 @@ pub(crate) struct Link {
 }
 
 impl Link {
-    /// Connects to the server of `info` (`HELLO 3`, with its credentials; `SELECT` of its
-    /// database if not 0) and starts the connection's task, which hands pushes to `on_push`.
+    /// Connects to the server of `info` (over TLS as `tls` trusts for a `rediss://` address;
+    /// `HELLO 3`, with its credentials; `SELECT` of its database if not 0) and starts the
+    /// connection's task, which hands pushes to `on_push`.
     pub(crate) async fn connect(
         id: u64,
         info: &ConnectionInfo,
+        tls: Option<&RedisTls>,
         on_push: impl OnPush,
     ) -> RedisResult<Self> {
-        match info.addr() {
-            ConnectionAddr::Tcp(host, port) => {
+        match (info.addr(), tls) {
+            (ConnectionAddr::Tcp(host, port), _) => {
                 let stream = tokio::net::TcpStream::connect((host.as_str(), *port)).await?;
                 stream.set_nodelay(true)?;
                 Self::start(id, info, stream, on_push).await
             }
+            (ConnectionAddr::TcpTls { host, port, .. }, Some(tls)) => {
+                let stream = tokio::net::TcpStream::connect((host.as_str(), *port)).await?;
+                stream.set_nodelay(true)?;
+                let stream = tls.connect(host, stream).await?;
+                Self::start(id, info, stream, on_push).await
+            }
             #[cfg(unix)]
-            ConnectionAddr::Unix(path) => {
+            (ConnectionAddr::Unix(path), _) => {
                 let stream = tokio::net::UnixStream::connect(path).await?;
                 Self::start(id, info, stream, on_push).await
             }
-            other => Err(io::Error::new(
+            (other, _) => Err(io::Error::new(
                 io::ErrorKind::Unsupported,
                 format!("the bus does not connect to {other}"),
             )

@@ -8,10 +8,11 @@ use std::time::Duration;
 use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use ::redis::cluster::ClusterClientBuilder;
 use ::redis::cluster_async::ClusterConnection;
-use ::redis::{Client, Cmd, FromRedisValue, Pipeline, RedisResult};
+use ::redis::{Cmd, FromRedisValue, IntoConnectionInfo, Pipeline, RedisResult};
 use futures::future::try_join_all;
 
 use super::config::{RedisBusConfig, RedisMode};
+use super::tls::{self, RedisTls};
 use super::{bounded, client_urls};
 use crate::BusError;
 
@@ -43,12 +44,17 @@ impl fmt::Debug for Publisher {
 impl Publisher {
     /// Connects, failing with [`BusError::Unavailable`] if Redis does not answer within the
     /// command timeout.
-    pub(crate) async fn connect(config: &RedisBusConfig) -> Result<Self, BusError> {
+    pub(crate) async fn connect(
+        config: &RedisBusConfig,
+        tls: Option<&RedisTls>,
+    ) -> Result<Self, BusError> {
         let urls = client_urls(config)?;
         let timeout = config.command_timeout;
         match config.mode {
             RedisMode::Standalone => {
-                let client = Client::open(urls[0].as_str())
+                let info = urls[0].as_str().into_connection_info();
+                let client = info
+                    .and_then(|info| tls::client(info, tls))
                     .map_err(|e| BusError::Config(format!("{}: {e}", urls[0])))?;
                 let manager = ConnectionManagerConfig::new()
                     .set_connection_timeout(Some(timeout))
@@ -61,7 +67,11 @@ impl Publisher {
                     .map(Self::Standalone)
             }
             RedisMode::Cluster => {
-                let client = ClusterClientBuilder::new(urls)
+                let mut builder = ClusterClientBuilder::new(urls);
+                if let Some(certificates) = tls.and_then(RedisTls::certificates) {
+                    builder = builder.certs(certificates);
+                }
+                let client = builder
                     .connection_timeout(timeout)
                     .response_timeout(timeout)
                     .max_retry_wait(duration_ms(config.reconnect_backoff_max))

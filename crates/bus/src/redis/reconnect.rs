@@ -25,6 +25,7 @@ use super::bounded;
 use super::config::{Backoff, RedisBusConfig};
 use super::link::Link;
 use super::subscriber::{DroppedChannel, Shared};
+use super::tls::RedisTls;
 use super::topology::Seeds;
 use crate::BusError;
 
@@ -44,9 +45,12 @@ pub(crate) struct Connector {
 }
 
 impl Connector {
-    pub(crate) fn new(config: Arc<RedisBusConfig>) -> Result<Self, BusError> {
+    pub(crate) fn new(
+        config: Arc<RedisBusConfig>,
+        tls: Option<Arc<RedisTls>>,
+    ) -> Result<Self, BusError> {
         Ok(Self {
-            seeds: Seeds::parse(&config)?,
+            seeds: Seeds::parse(&config, tls)?,
             config,
             next_id: AtomicU64::new(0),
         })
@@ -68,7 +72,7 @@ impl Connector {
         let (shared, inbox, tag) = (Arc::clone(shared), inbox.clone(), server.to_owned());
         let on_push = move |push: PushInfo| shared.on_push(&tag, id, push, &inbox);
         let info = self.seeds.info(server);
-        let connect = Link::connect(id, &info, on_push);
+        let connect = Link::connect(id, &info, self.seeds.tls(), on_push);
         bounded(self.config.command_timeout, "connecting", connect).await
     }
 }

@@ -19,6 +19,7 @@ mod outage;
 mod own_server;
 mod released;
 mod resharding;
+mod tls;
 
 /// How long a test waits for something that should happen.
 const PATIENCE: Duration = Duration::from_secs(5);

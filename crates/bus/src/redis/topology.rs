@@ -2,27 +2,33 @@
 //! primary owning the channel's hash slot (`CLUSTER SLOTS`), and how to connect to it.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use ::redis::{
-    Client, ConnectionAddr, ConnectionInfo, IntoConnectionInfo, ProtocolVersion, RedisResult, Value,
+    ConnectionAddr, ConnectionInfo, IntoConnectionInfo, ProtocolVersion, RedisResult, Value,
 };
 
 use super::bounded;
 use super::config::{RedisBusConfig, RedisMode};
+use super::tls::{self, RedisTls};
 use crate::BusError;
 
 /// A server, as `host:port` (or a socket path): for logs and as a map key.
 pub(crate) type NodeId = String;
 
 /// How to reach the servers: the configured URLs, parsed, for RESP3.
-#[derive(Debug)]
 pub(crate) struct Seeds {
     mode: RedisMode,
     infos: Vec<ConnectionInfo>,
+    tls: Option<Arc<RedisTls>>,
 }
 
 impl Seeds {
-    pub(crate) fn parse(config: &RedisBusConfig) -> Result<Self, BusError> {
+    /// `tls`: what TLS connections trust (see [`RedisTls::for_config`]).
+    pub(crate) fn parse(
+        config: &RedisBusConfig,
+        tls: Option<Arc<RedisTls>>,
+    ) -> Result<Self, BusError> {
         let infos = super::client_urls(config)?
             .iter()
             .map(|url| {
@@ -40,7 +46,13 @@ impl Seeds {
         Ok(Self {
             mode: config.mode,
             infos,
+            tls,
         })
+    }
+
+    /// What TLS connections trust, if the URLs ask for TLS.
+    pub(crate) fn tls(&self) -> Option<&RedisTls> {
+        self.tls.as_deref()
     }
 
     /// How to connect to `node`: in a cluster, the first seed's settings (credentials, TLS)
@@ -82,7 +94,13 @@ impl Seeds {
         }
         let mut last = BusError::Unavailable("no seed node".to_owned());
         for seed in &self.infos {
-            match bounded(timeout, "reading the slot map", cluster_slots(seed.clone())).await {
+            match bounded(
+                timeout,
+                "reading the slot map",
+                cluster_slots(seed.clone(), self.tls()),
+            )
+            .await
+            {
                 Ok(ranges) if !ranges.is_empty() => {
                     return Ok(Topology {
                         ranges,
@@ -128,12 +146,15 @@ impl Topology {
 }
 
 /// `CLUSTER SLOTS` of one node: its view of which primary serves which slots.
-async fn cluster_slots(seed: ConnectionInfo) -> RedisResult<Vec<(u16, u16, NodeId)>> {
+async fn cluster_slots(
+    seed: ConnectionInfo,
+    tls: Option<&RedisTls>,
+) -> RedisResult<Vec<(u16, u16, NodeId)>> {
     let seed_host = match seed.addr() {
         ConnectionAddr::Tcp(host, _) | ConnectionAddr::TcpTls { host, .. } => host.clone(),
         _ => "127.0.0.1".to_owned(),
     };
-    let mut conn = Client::open(seed)?
+    let mut conn = tls::client(seed, tls)?
         .get_multiplexed_async_connection()
         .await?;
     let reply: Value = ::redis::cmd("CLUSTER")

@@ -51,6 +51,9 @@ pub struct ConnectionManagerConfig {
     pub redis_url: String,
     /// Whether `redis_url` names a Redis Cluster.
     pub redis_cluster: bool,
+    /// For `rediss://` URLs: the PEM file of the CA that signed the Redis servers'
+    /// certificates; none, the system's trusted roots.
+    pub redis_tls_ca_file: Option<PathBuf>,
     /// The number of roster-presence shards.
     pub shards: u32,
     /// The shards' gRPC endpoints, `{shard}` standing for the index.
@@ -93,6 +96,7 @@ impl Default for ConnectionManagerConfig {
             database_max_connections: 16,
             redis_url: String::new(),
             redis_cluster: false,
+            redis_tls_ca_file: None,
             shards: 1,
             shard_endpoint: "http://roster-presence-{shard}.roster-presence:50051".into(),
             grpc_timeout_ms: 5000,
@@ -156,7 +160,12 @@ async fn run(config: ConnectionManagerConfig, c2s: C2sConfig) -> Result<(), Stri
             c2s.listen, c2s.listen_tls
         )
     })?;
-    let bus = super::redis_bus(&config.redis_url, config.redis_cluster, shutdown).await?;
+    let redis = super::RedisSettings {
+        url: &config.redis_url,
+        cluster: config.redis_cluster,
+        tls_ca_file: config.redis_tls_ca_file.clone(),
+    };
+    let bus = super::redis_bus(redis, shutdown).await?;
     let node = super::node_name(&config.node);
     let inbox = bus
         .open_inbox(&node, config.inbox_capacity)

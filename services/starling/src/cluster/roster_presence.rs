@@ -3,6 +3,7 @@
 //! deliveries published on the Redis bus.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -50,6 +51,9 @@ pub struct RosterPresenceConfig {
     pub redis_url: String,
     /// Whether `redis_url` names a Redis Cluster.
     pub redis_cluster: bool,
+    /// For `rediss://` URLs: the PEM file of the CA that signed the Redis servers'
+    /// certificates; none, the system's trusted roots.
+    pub redis_tls_ca_file: Option<PathBuf>,
     /// `/healthz`, `/readyz` and `/metrics`.
     pub http_listen: SocketAddr,
     /// OTLP/gRPC endpoint for span export; none exports nothing.
@@ -84,6 +88,7 @@ impl Default for RosterPresenceConfig {
             database_max_connections: 16,
             redis_url: String::new(),
             redis_cluster: false,
+            redis_tls_ca_file: None,
             http_listen: SocketAddr::from(([127, 0, 0, 1], 9091)),
             otlp_endpoint: None,
             max_roster_items: shard.max_roster_items,
@@ -163,7 +168,12 @@ async fn run(config: RosterPresenceConfig, ownership: Ownership) -> Result<(), S
         ownership.count,
         millis("grpc_timeout_ms", config.grpc_timeout_ms)?,
     )?;
-    let bus = super::redis_bus(&config.redis_url, config.redis_cluster, shutdown).await?;
+    let redis = super::RedisSettings {
+        url: &config.redis_url,
+        cluster: config.redis_cluster,
+        tls_ca_file: config.redis_tls_ca_file.clone(),
+    };
+    let bus = super::redis_bus(redis, shutdown).await?;
     let mut shard_config = ShardConfig::new(config.domain.clone());
     shard_config.max_roster_items = config.max_roster_items;
     shard_config.offline_quota = config.offline_quota;

@@ -119,6 +119,7 @@ async fn a_cluster_node_outage_interrupts_only_its_channels() {
         channel_prefix: unique_prefix(),
         command_timeout: TIMEOUT,
         reconnect_backoff_max: Duration::from_millis(200),
+        ..RedisBusConfig::default()
     };
     let bus = RedisBus::connect(config).await.unwrap();
     let mut inbox = bus.open_inbox("c2s-0", 256).await.unwrap();
@@ -241,7 +242,7 @@ async fn inboxes_log_in_with_the_urls_credentials() {
 
     let wrong = format!("redis://starling:wrong@127.0.0.1:{}", server.port);
     let wrong = ::redis::IntoConnectionInfo::into_connection_info(wrong.as_str()).unwrap();
-    let link = link::Link::connect(0, &wrong, |_| {});
+    let link = link::Link::connect(0, &wrong, None, |_| {});
     let refused = link.await.err().map(|error| error.to_string());
     assert_eq!(
         refused.as_deref(),

@@ -4,6 +4,7 @@
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 
 use tokio::time::Instant;
 
@@ -16,7 +17,38 @@ pub(super) struct OwnServer {
     cluster_dir: Option<PathBuf>,
     /// The one ACL user a server started with [`OwnServer::standalone_for`] lets in.
     user: Option<(&'static str, &'static str)>,
+    /// The certificate of a server started with [`OwnServer::standalone_tls`], which
+    /// accepts TLS connections only.
+    tls: Option<Arc<TestCertificate>>,
     child: Option<Child>,
+}
+
+/// A self-signed certificate for 127.0.0.1, with its key, in files of their own.
+pub(super) struct TestCertificate {
+    dir: tempfile::TempDir,
+    pem: String,
+}
+
+impl TestCertificate {
+    pub(super) fn new() -> Self {
+        let certified = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned()])
+            .expect("a self-signed certificate");
+        let dir = tempfile::tempdir().expect("a directory for the certificate");
+        let pem = certified.cert.pem();
+        std::fs::write(dir.path().join("cert.pem"), &pem).expect("writing the certificate");
+        let key = certified.signing_key.serialize_pem();
+        std::fs::write(dir.path().join("key.pem"), key).expect("writing the key");
+        Self { dir, pem }
+    }
+
+    /// The certificate's PEM file: the CA file that trusts it.
+    pub(super) fn cert_file(&self) -> PathBuf {
+        self.dir.path().join("cert.pem")
+    }
+
+    fn key_file(&self) -> PathBuf {
+        self.dir.path().join("key.pem")
+    }
 }
 
 impl OwnServer {
@@ -31,10 +63,24 @@ impl OwnServer {
         Self::start(|| (free_port(|_| true), None), Some((user, password))).await
     }
 
-    /// A cluster-enabled server (with no slots yet) keeping its configuration in `dir`.
-    /// Redis refuses cluster ports above 55535 (the cluster bus listens on port + 10000).
-    async fn cluster_node(dir: &Path) -> Self {
-        Self::start(
+    /// A standalone server on a free port that speaks TLS only, with a self-signed
+    /// certificate for 127.0.0.1 ([`OwnServer::certificate`]); its [`OwnServer::url`] is a
+    /// `rediss://` one.
+    pub(super) async fn standalone_tls() -> Self {
+        let certificate = Arc::new(TestCertificate::new());
+        Self::start_with(|| (free_port(|_| true), None), None, Some(certificate)).await
+    }
+
+    /// The certificate of a server started with [`OwnServer::standalone_tls`].
+    pub(super) fn certificate(&self) -> &TestCertificate {
+        self.tls.as_ref().expect("a TLS server")
+    }
+
+    /// A cluster-enabled server (with no slots yet) keeping its configuration in `dir`,
+    /// speaking TLS only (clients and cluster bus alike) if given a certificate. Redis refuses
+    /// cluster ports above 55535 (the cluster bus listens on port + 10000).
+    async fn cluster_node(dir: &Path, tls: Option<Arc<TestCertificate>>) -> Self {
+        Self::start_with(
             || {
                 let fits = |port| (1024..=55_535).contains(&port) && bindable(port + 10_000);
                 let port = free_port(fits);
@@ -43,6 +89,7 @@ impl OwnServer {
                 (port, Some(node_dir))
             },
             None,
+            tls,
         )
         .await
     }
@@ -53,12 +100,21 @@ impl OwnServer {
         choose: impl Fn() -> (u16, Option<PathBuf>),
         user: Option<(&'static str, &'static str)>,
     ) -> Self {
+        Self::start_with(choose, user, None).await
+    }
+
+    async fn start_with(
+        choose: impl Fn() -> (u16, Option<PathBuf>),
+        user: Option<(&'static str, &'static str)>,
+        tls: Option<Arc<TestCertificate>>,
+    ) -> Self {
         for _ in 0..10 {
             let (port, cluster_dir) = choose();
             let mut server = Self {
                 port,
                 cluster_dir,
                 user,
+                tls: tls.clone(),
                 child: None,
             };
             if server.try_start().await {
@@ -74,9 +130,30 @@ impl OwnServer {
     }
 
     pub(super) fn url(&self) -> String {
+        let scheme = if self.tls.is_some() {
+            "rediss"
+        } else {
+            "redis"
+        };
         match self.user {
-            Some((user, password)) => format!("redis://{user}:{password}@127.0.0.1:{}", self.port),
-            None => format!("redis://127.0.0.1:{}", self.port),
+            Some((user, password)) => {
+                format!("{scheme}://{user}:{password}@127.0.0.1:{}", self.port)
+            }
+            None => format!("{scheme}://127.0.0.1:{}", self.port),
+        }
+    }
+
+    /// A client of the redis crate for this server, trusting its certificate if it has one.
+    fn client(&self) -> RedisResult<::redis::Client> {
+        match &self.tls {
+            Some(certificate) => {
+                let certificates = ::redis::TlsCertificates {
+                    client_tls: None,
+                    root_cert: Some(certificate.pem.clone().into_bytes()),
+                };
+                ::redis::Client::build_with_tls(self.url(), certificates)
+            }
+            None => ::redis::Client::open(self.url()),
         }
     }
 
@@ -86,7 +163,23 @@ impl OwnServer {
         assert!(self.child.is_none(), "already running");
         let port = self.port.to_string();
         let mut command = Command::new("redis-server");
-        command.args(["--port", &port, "--bind", "127.0.0.1"]);
+        command.args(["--bind", "127.0.0.1"]);
+        match &self.tls {
+            Some(certificate) => {
+                let (cert, key) = (certificate.cert_file(), certificate.key_file());
+                command.args(["--port", "0", "--tls-port", &port]);
+                command.arg("--tls-cert-file").arg(&cert);
+                command.arg("--tls-key-file").arg(&key);
+                command.arg("--tls-ca-cert-file").arg(&cert);
+                command.args(["--tls-auth-clients", "no"]);
+                if self.cluster_dir.is_some() {
+                    command.args(["--tls-cluster", "yes"]);
+                }
+            }
+            None => {
+                command.args(["--port", &port]);
+            }
+        }
         command.args(["--save", "", "--appendonly", "no"]);
         if let Some((user, password)) = self.user {
             let password = format!(">{password}");
@@ -111,7 +204,7 @@ impl OwnServer {
             .expect("redis-server on the PATH (installed with Redis; see scripts/services)");
         let pid = child.id();
         self.child = Some(child);
-        let client = ::redis::Client::open(self.url()).unwrap();
+        let client = self.client().unwrap();
         let deadline = Instant::now() + PATIENCE;
         loop {
             if let Ok(mut conn) = client.get_multiplexed_async_connection().await {
@@ -166,8 +259,7 @@ impl OwnServer {
         &self,
         cmd: &::redis::Cmd,
     ) -> RedisResult<T> {
-        let client = ::redis::Client::open(self.url())?;
-        let mut conn = client.get_multiplexed_async_connection().await?;
+        let mut conn = self.client()?.get_multiplexed_async_connection().await?;
         cmd.query_async(&mut conn).await
     }
 }
@@ -202,10 +294,20 @@ impl OwnCluster {
     /// --cluster create` sets them, and known to every node before this returns, leave no
     /// collision to settle.
     pub(super) async fn start() -> Self {
+        Self::start_with(None).await
+    }
+
+    /// [`OwnCluster::start`] with nodes that speak TLS only, with one certificate for
+    /// 127.0.0.1.
+    pub(super) async fn start_tls() -> Self {
+        Self::start_with(Some(Arc::new(TestCertificate::new()))).await
+    }
+
+    async fn start_with(tls: Option<Arc<TestCertificate>>) -> Self {
         let dir = tempfile::tempdir().expect("a temporary directory");
         let mut nodes = Vec::new();
         for _ in 0..3 {
-            nodes.push(OwnServer::cluster_node(dir.path()).await);
+            nodes.push(OwnServer::cluster_node(dir.path(), tls.clone()).await);
         }
         // The slots split in three and an epoch each, then every node introduced to the first.
         for ((node, slots), epoch) in nodes.iter().zip(SLOT_RANGES).zip(1..) {

@@ -26,7 +26,7 @@ impl Parts {
         let config = standalone();
         let bus = RedisBus::connect(config.clone()).await.unwrap();
         let config = Arc::new(config);
-        let connector = Connector::new(Arc::clone(&config)).unwrap();
+        let connector = Connector::new(Arc::clone(&config), None).unwrap();
         let topology = connector.seeds().discover(PATIENCE).await.unwrap();
         let counters = Arc::default();
         let shared = Arc::new(Shared::new("c2s-0", config, counters, topology));

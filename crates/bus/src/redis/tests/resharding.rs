@@ -111,6 +111,7 @@ fn own_cluster_config(cluster: &OwnCluster) -> RedisBusConfig {
         channel_prefix: unique_prefix(),
         command_timeout: Duration::from_millis(500),
         reconnect_backoff_max: Duration::from_millis(200),
+        ..RedisBusConfig::default()
     }
 }
 
