@@ -56,6 +56,11 @@ impl Publisher {
                 let client = info
                     .and_then(|info| tls::client(info, tls))
                     .map_err(|e| BusError::Config(format!("{}: {e}", urls[0])))?;
+                // The connection manager retries a failed first connection until the timeout
+                // cuts it short, which would hide why it failed (a certificate refused, a
+                // password wrong); one attempt of its own first says why.
+                let probe = client.get_multiplexed_async_connection();
+                drop(bounded(timeout, "connecting", probe).await?);
                 let manager = ConnectionManagerConfig::new()
                     .set_connection_timeout(Some(timeout))
                     .set_response_timeout(Some(timeout))

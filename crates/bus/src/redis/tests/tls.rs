@@ -71,9 +71,10 @@ async fn a_server_whose_certificate_the_ca_does_not_sign_is_refused() {
         reconnect_backoff_max: Duration::from_millis(100),
         ..tls_config(&server, other.cert_file())
     };
+    // Said as it is, not as a server that does not answer.
     let refused = RedisBus::connect(config.clone()).await;
     assert!(
-        matches!(&refused, Err(BusError::Unavailable(_))),
+        matches!(&refused, Err(BusError::Unavailable(why)) if why.contains("certificate")),
         "{refused:?}"
     );
 
@@ -128,4 +129,24 @@ fn tls_settings_that_cannot_be_trusted_are_refused() {
     assert!(RedisTls::for_config(&plain).unwrap().is_none());
     let trusted = with("rediss://127.0.0.1:6380", Some(certificate.cert_file()));
     assert!(RedisTls::for_config(&trusted).unwrap().is_some());
+}
+
+#[tokio::test]
+async fn a_cluster_whose_certificates_the_ca_does_not_sign_is_refused() {
+    let cluster = OwnCluster::start_tls().await;
+    let other = TestCertificate::new();
+    let config = RedisBusConfig {
+        urls: vec![cluster.nodes[0].url()],
+        mode: RedisMode::Cluster,
+        channel_prefix: unique_prefix(),
+        command_timeout: Duration::from_millis(500),
+        tls_ca_file: Some(other.cert_file()),
+        ..RedisBusConfig::default()
+    };
+    let refused = RedisBus::connect(config).await;
+    assert!(
+        matches!(&refused, Err(BusError::Unavailable(why)) if why.contains("certificate")),
+        "{:?}",
+        refused.err()
+    );
 }
