@@ -5,7 +5,6 @@
 //! first session with the shard, and unsubscribes only after the last session was
 //! unregistered, so no delivery decided for a registered session can miss this node.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -17,7 +16,6 @@ use cluster_api::v1::{
 };
 use cluster_api::{ShardClient, ShardClients};
 use service_kit::Metrics;
-use tokio::sync::Mutex;
 use tokio_util::sync::CancellationToken;
 use xmpp_core::{Jid, Stanza};
 
@@ -25,6 +23,10 @@ use crate::call_gate::{CallGate, Slot};
 use crate::config::Limits;
 use crate::registry::{SessionHandle, SessionRegistry};
 use crate::server::C2sServer;
+
+mod user_channels;
+
+use self::user_channels::UserChannels;
 
 /// Why a call into the cluster failed.
 #[derive(Debug, thiserror::Error)]
@@ -42,11 +44,9 @@ pub enum ClusterError {
 pub struct Cluster {
     node: String,
     shards: ShardClients,
-    subscriptions: Subscriptions,
     /// Sessions per user on this node, for subscribing on the first and unsubscribing after
-    /// the last. A tokio mutex: it is held across the subscribe call, so a second session
-    /// of the same user waits until the channel is really subscribed.
-    users: Mutex<HashMap<Jid, usize>>,
+    /// the last.
+    users: UserChannels<Subscriptions>,
     /// Bounds the calls in flight from this node to each shard, in shard order: a shard that
     /// falls behind holds up only the calls meant for it.
     gates: Box<[CallGate]>,
@@ -66,8 +66,7 @@ impl Cluster {
         Self {
             node: node.into(),
             shards,
-            subscriptions,
-            users: Mutex::default(),
+            users: UserChannels::new(subscriptions),
             gates,
             metrics: Metrics::new(),
         }
@@ -119,17 +118,9 @@ impl Cluster {
     /// user's shard. On failure nothing stays registered.
     pub async fn session_bound(&self, session: &SessionHandle) -> Result<(), ClusterError> {
         let user = session.jid().bare();
-        {
-            let mut users = self.users.lock().await;
-            let count = users.entry(user.clone()).or_default();
-            if *count == 0
-                && let Err(error) = self.subscriptions.subscribe(user.as_str()).await
-            {
-                users.remove(&user);
-                self.metrics.dependency_error("redis");
-                return Err(error.into());
-            }
-            *count += 1;
+        if let Err(error) = self.users.hold(&user).await {
+            self.metrics.dependency_error("redis");
+            return Err(error.into());
         }
         let request = self.traced(SessionBoundRequest {
             session: Some(self.address(session)),
@@ -294,16 +285,8 @@ impl Cluster {
     }
 
     async fn release(&self, user: &Jid) {
-        let mut users = self.users.lock().await;
-        let Some(count) = users.get_mut(user) else {
-            return;
-        };
-        *count -= 1;
-        if *count == 0 {
-            users.remove(user);
-            if let Err(error) = self.subscriptions.unsubscribe(user.as_str()).await {
-                tracing::warn!(%user, %error, "unsubscribing a user's channel failed");
-            }
+        if let Err(error) = self.users.release(user).await {
+            tracing::warn!(%user, %error, "unsubscribing a user's channel failed");
         }
     }
 }
