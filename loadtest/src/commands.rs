@@ -1,6 +1,7 @@
-//! Subcommands besides the run itself: they read the `result.json` of earlier runs.
+//! Subcommands besides the run itself: reading the `result.json` of earlier runs, and a
+//! proxy that puts a service a round trip away.
 
-use crate::{curve, merge};
+use crate::{curve, delay_proxy, merge};
 
 /// Subcommands besides the run itself.
 #[derive(Debug, clap::Subcommand)]
@@ -14,10 +15,14 @@ pub enum Command {
     /// curve.svg, with a table of every run and the highest load each server held into
     /// curve.md.
     Curve(curve::CurveArgs),
+    /// Forwards TCP connections on loopback, holding what crosses them for a set time in
+    /// each direction: a service (the cluster's Redis) a network's round trip away.
+    DelayProxy(delay_proxy::DelayProxyArgs),
 }
 
-/// Runs a subcommand; returns its verdict (a merged run's, or true once a curve is drawn).
-pub fn run(command: &Command) -> anyhow::Result<bool> {
+/// Runs a subcommand; returns its verdict (a merged run's, or true once a curve is drawn or
+/// the proxy's time is up).
+pub async fn run(command: &Command) -> anyhow::Result<bool> {
     let mut stdout = std::io::stdout();
     match command {
         Command::Merge(args) => merge::execute(args, &mut stdout),
@@ -26,5 +31,6 @@ pub fn run(command: &Command) -> anyhow::Result<bool> {
             std::io::Write::write_all(&mut stdout, table.as_bytes())?;
             Ok(true)
         }
+        Command::DelayProxy(args) => delay_proxy::execute(args).await,
     }
 }

@@ -5,6 +5,7 @@
 mod accounting;
 mod commands;
 mod curve;
+mod delay_proxy;
 mod driver;
 mod machine;
 mod merge;
@@ -194,7 +195,7 @@ struct Args {
 async fn main() -> ExitCode {
     let args = Args::parse();
     let result = match &args.command {
-        Some(command) => commands::run(command),
+        Some(command) => commands::run(command).await,
         None => run(args).await,
     };
     match result {
