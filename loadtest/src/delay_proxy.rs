@@ -44,7 +44,10 @@ pub async fn execute(args: &DelayProxyArgs) -> anyhow::Result<bool> {
         bail!("delay-proxy listens and forwards on loopback addresses only");
     }
     if !(args.delay_ms.is_finite() && args.delay_ms >= 0.0) {
-        bail!("--delay-ms must be a number of milliseconds, not {}", args.delay_ms);
+        bail!(
+            "--delay-ms must be a number of milliseconds, not {}",
+            args.delay_ms
+        );
     }
     let delay = Duration::from_secs_f64(args.delay_ms / 1000.0);
     let listener = TcpListener::bind(args.listen)
