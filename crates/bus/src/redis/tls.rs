@@ -2,8 +2,10 @@
 //! crate makes (publishing, reading the slot map) and the inbox's own ([`Link`]s).
 //!
 //! The servers' certificates must chain to the roots of [`RedisBusConfig::tls_ca_file`], or
-//! without one to the system's trusted roots, and name the host of the URL (or of the node
-//! the slot map names). A URL's `#insecure`, with which the redis crate would accept any
+//! without one to the system's trusted roots, and name the host of the URL, or in a cluster
+//! the address the slot map gives for the node: its IP address, unless the nodes announce
+//! host names (`cluster-announce-hostname`, `cluster-preferred-endpoint-type hostname`).
+//! A URL's `#insecure`, with which the redis crate would accept any
 //! certificate, is refused: a bus that cannot tell its Redis from another process on the
 //! path would hand every user's stanzas to it.
 //!
