@@ -70,6 +70,40 @@ fn channels() -> (Arc<UserChannels<Arc<Recorded>>>, Arc<Recorded>) {
     (Arc::new(UserChannels::new(Arc::clone(&recorded))), recorded)
 }
 
+enum Change {
+    Hold,
+    Release,
+}
+
+/// `users.hold(user)` or `users.release(user)` in a task of its own.
+fn spawn(
+    users: &Arc<UserChannels<Arc<Recorded>>>,
+    user: &Jid,
+    change: Change,
+) -> tokio::task::JoinHandle<Result<(), BusError>> {
+    let (users, user) = (Arc::clone(users), user.clone());
+    tokio::spawn(async move {
+        match change {
+            Change::Hold => users.hold(&user).await,
+            Change::Release => users.release(&user).await,
+        }
+    })
+}
+
+/// Asserts that `waiting` waits while `stalled` holds back the call of `holder`, then lets
+/// the call go: both must then succeed.
+async fn in_turn(
+    stalled: &Notify,
+    holder: tokio::task::JoinHandle<Result<(), BusError>>,
+    waiting: tokio::task::JoinHandle<Result<(), BusError>>,
+) {
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(!waiting.is_finished());
+    stalled.notify_one();
+    holder.await.unwrap().unwrap();
+    waiting.await.unwrap().unwrap();
+}
+
 /// Lets spawned tasks run until `done` holds (at most a few seconds).
 async fn until(done: impl Fn() -> bool) {
     for _ in 0..5_000 {
@@ -135,10 +169,7 @@ async fn other_users_do_not_wait_for_a_stalled_subscription_but_the_same_user_do
     let (users, recorded) = channels();
     let (juliet, romeo) = (jid("juliet@example.com"), jid("romeo@example.com"));
     let stalled = recorded.stall("+juliet@example.com");
-    let first = tokio::spawn({
-        let (users, juliet) = (Arc::clone(&users), juliet.clone());
-        async move { users.hold(&juliet).await }
-    });
+    let first = spawn(&users, &juliet, Change::Hold);
     until(|| recorded.calls().len() == 1).await;
 
     // Romeo binds while Juliet's channel is being subscribed: not behind it.
@@ -146,15 +177,8 @@ async fn other_users_do_not_wait_for_a_stalled_subscription_but_the_same_user_do
     assert!(matches!(romeo_bound, Ok(Ok(()))), "{romeo_bound:?}");
 
     // Juliet's second session waits for her channel, and does not subscribe it again.
-    let second = tokio::spawn({
-        let (users, juliet) = (Arc::clone(&users), juliet.clone());
-        async move { users.hold(&juliet).await }
-    });
-    tokio::time::sleep(Duration::from_millis(50)).await;
-    assert!(!second.is_finished());
-    stalled.notify_one();
-    first.await.unwrap().unwrap();
-    second.await.unwrap().unwrap();
+    let second = spawn(&users, &juliet, Change::Hold);
+    in_turn(&stalled, first, second).await;
     assert_eq!(
         recorded.calls(),
         ["+juliet@example.com", "+romeo@example.com"]
@@ -170,20 +194,10 @@ async fn a_session_binding_while_the_last_one_leaves_subscribes_again_after_it()
     let juliet = jid("juliet@example.com");
     users.hold(&juliet).await.unwrap();
     let stalled = recorded.stall("-juliet@example.com");
-    let leaving = tokio::spawn({
-        let (users, juliet) = (Arc::clone(&users), juliet.clone());
-        async move { users.release(&juliet).await }
-    });
+    let leaving = spawn(&users, &juliet, Change::Release);
     until(|| recorded.calls().len() == 2).await;
-    let binding = tokio::spawn({
-        let (users, juliet) = (Arc::clone(&users), juliet.clone());
-        async move { users.hold(&juliet).await }
-    });
-    tokio::time::sleep(Duration::from_millis(50)).await;
-    assert!(!binding.is_finished());
-    stalled.notify_one();
-    leaving.await.unwrap().unwrap();
-    binding.await.unwrap().unwrap();
+    let binding = spawn(&users, &juliet, Change::Hold);
+    in_turn(&stalled, leaving, binding).await;
     assert_eq!(
         recorded.calls(),
         [
