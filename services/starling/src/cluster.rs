@@ -10,7 +10,7 @@ pub mod migrate;
 pub mod roster_presence;
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -110,27 +110,23 @@ pub fn postgres(url: &str, max_connections: u32) -> Result<Arc<PgStore>, String>
         .map_err(|e| format!("database_url: {e}"))
 }
 
-/// Where a role's Redis is: its `redis_*` settings.
-pub struct RedisSettings<'a> {
-    /// Comma-separated seed nodes in a cluster.
-    pub url: &'a str,
-    pub cluster: bool,
-    pub tls_ca_file: Option<PathBuf>,
-}
-
-/// Connects the Redis bus, retrying until it answers or shutdown.
+/// Connects the Redis bus (`url`: comma-separated seed nodes of a `cluster`; `tls_ca_file`:
+/// for `rediss://`, the CA of the servers' certificates), retrying until it answers or
+/// shutdown.
 pub async fn redis_bus(
-    redis: RedisSettings<'_>,
+    url: &str,
+    cluster: bool,
+    tls_ca_file: Option<&Path>,
     shutdown: &Shutdown,
 ) -> Result<Arc<RedisBus>, String> {
     let config = RedisBusConfig {
-        urls: redis.url.split(',').map(|u| u.trim().to_owned()).collect(),
-        mode: if redis.cluster {
+        urls: url.split(',').map(|u| u.trim().to_owned()).collect(),
+        mode: if cluster {
             RedisMode::Cluster
         } else {
             RedisMode::Standalone
         },
-        tls_ca_file: redis.tls_ca_file,
+        tls_ca_file: tls_ca_file.map(Path::to_owned),
         ..RedisBusConfig::default()
     };
     loop {

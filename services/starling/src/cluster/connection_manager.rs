@@ -160,12 +160,8 @@ async fn run(config: ConnectionManagerConfig, c2s: C2sConfig) -> Result<(), Stri
             c2s.listen, c2s.listen_tls
         )
     })?;
-    let redis = super::RedisSettings {
-        url: &config.redis_url,
-        cluster: config.redis_cluster,
-        tls_ca_file: config.redis_tls_ca_file.clone(),
-    };
-    let bus = super::redis_bus(redis, shutdown).await?;
+    let ca = config.redis_tls_ca_file.as_deref();
+    let bus = super::redis_bus(&config.redis_url, config.redis_cluster, ca, shutdown).await?;
     let node = super::node_name(&config.node);
     let inbox = bus
         .open_inbox(&node, config.inbox_capacity)

@@ -168,12 +168,8 @@ async fn run(config: RosterPresenceConfig, ownership: Ownership) -> Result<(), S
         ownership.count,
         millis("grpc_timeout_ms", config.grpc_timeout_ms)?,
     )?;
-    let redis = super::RedisSettings {
-        url: &config.redis_url,
-        cluster: config.redis_cluster,
-        tls_ca_file: config.redis_tls_ca_file.clone(),
-    };
-    let bus = super::redis_bus(redis, shutdown).await?;
+    let ca = config.redis_tls_ca_file.as_deref();
+    let bus = super::redis_bus(&config.redis_url, config.redis_cluster, ca, shutdown).await?;
     let mut shard_config = ShardConfig::new(config.domain.clone());
     shard_config.max_roster_items = config.max_roster_items;
     shard_config.offline_quota = config.offline_quota;
