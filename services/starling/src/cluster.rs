@@ -132,8 +132,8 @@ pub async fn redis_bus(
     loop {
         match RedisBus::connect(config.clone()).await {
             Ok(bus) => return Ok(Arc::new(bus)),
-            // A bad URL will not get better by waiting.
-            Err(error @ BusError::Config(_)) => return Err(format!("redis_url: {error}")),
+            // A bad URL or CA file will not get better by waiting.
+            Err(error @ BusError::Config(_)) => return Err(format!("Redis: {error}")),
             Err(error) => tracing::warn!(%error, "cannot reach Redis yet; retrying"),
         }
         tokio::select! {
