@@ -252,6 +252,19 @@ impl Cluster {
         }
     }
 
+    /// A slot of shard `shard`'s gate, if one is free: a test holds the only one to keep
+    /// calls to that shard waiting.
+    #[cfg(test)]
+    pub(crate) fn try_call_slot(&self, shard: u32) -> Option<Slot<'_>> {
+        self.gates[shard as usize].try_slot()
+    }
+
+    /// How many users have a session here or binding here.
+    #[cfg(test)]
+    pub(crate) fn users_listed(&self) -> usize {
+        self.users.listed()
+    }
+
     /// The clients of every shard.
     pub fn shards(&self) -> &ShardClients {
         &self.shards

@@ -3,28 +3,71 @@
 
 use std::sync::Arc;
 
+use tokio::sync::oneshot;
 use xmpp_core::{
     Element, ErrorType, IqType, Jid, Stanza, StanzaError, StanzaErrorCondition, StreamError,
     StreamErrorCondition, ns,
 };
 
 use super::stream::{End, Stream, random_id};
+use crate::cluster::ClusterError;
 use crate::config::ResourceConflict;
 use crate::outbox::Outbox;
 use crate::registry::{SessionControl, SessionHandle};
 use crate::server::C2sServer;
 
-/// A bound session: its registered handle (whose control holds the queue its writer
-/// drains).
+/// A bound session, registered here and with the cluster: its handle (whose control holds
+/// the queue its writer drains).
+///
+/// Negotiation runs under the handshake deadline and stops at shutdown, and what it holds is
+/// dropped then, wherever it was. So until the session takes the binding over
+/// ([`BindOutcome::into_handle`]) or releases it ([`BindOutcome::release`]), dropping the
+/// outcome releases the binding in a task of its own: otherwise the handle would stay in the
+/// registry, the shard would keep the session (seen online until this node's liveness
+/// ends), and the user's channel would stay subscribed.
 #[derive(Debug)]
 pub(crate) struct BindOutcome {
     pub(crate) handle: SessionHandle,
+    /// Set while the binding is this outcome's to release.
+    server: Option<Arc<C2sServer>>,
+}
+
+impl BindOutcome {
+    fn new(server: &Arc<C2sServer>, handle: SessionHandle) -> Self {
+        Self {
+            handle,
+            server: Some(Arc::clone(server)),
+        }
+    }
+
+    /// The handle, for the session, whose own end releases the binding from now on.
+    pub(crate) fn into_handle(mut self) -> SessionHandle {
+        self.server = None;
+        self.handle.clone()
+    }
+
+    /// Undoes the binding now (the client could not be told of it, or the stream ended
+    /// before the session began).
+    pub(crate) async fn release(mut self) {
+        if let Some(server) = self.server.take() {
+            release(&server, &self.handle).await;
+        }
+    }
+}
+
+impl Drop for BindOutcome {
+    fn drop(&mut self) {
+        if let Some(server) = self.server.take() {
+            let handle = self.handle.clone();
+            tokio::spawn(async move { release(&server, &handle).await });
+        }
+    }
 }
 
 /// Handles a bind request. `Ok(None)` when the attempt failed with a stanza error that was
 /// sent (the client may retry, §7.7.3).
 pub(crate) async fn bind_resource(
-    server: &C2sServer,
+    server: &Arc<C2sServer>,
     stream: &mut Stream,
     account: &Jid,
     element: Element,
@@ -73,7 +116,7 @@ pub(crate) async fn bind_resource(
             .with_child(Element::new("jid", ns::BIND).with_text(handle.jid().to_string())),
     );
     if let Err(end) = stream.send(&result).await {
-        release(server, handle).await;
+        outcome.release().await;
         return Err(end);
     }
     tracing::info!(jid = %handle.jid(), "resource bound");
@@ -92,7 +135,7 @@ pub(crate) enum Refused {
 /// Binds `resource` (a valid resourcepart) of `account` here and registers the session with
 /// the user's shard, applying the configured conflict policy (§7.7.2.2).
 pub(crate) async fn register(
-    server: &C2sServer,
+    server: &Arc<C2sServer>,
     account: &Jid,
     resource: &str,
 ) -> Result<BindOutcome, Refused> {
@@ -128,12 +171,39 @@ pub(crate) async fn register(
     };
     // Registered with the user's shard before the client hears of the binding, so that the
     // client's first stanza finds the session known to the cluster.
-    if let Err(error) = server.cluster.session_bound(&handle).await {
-        tracing::warn!(jid = %handle.jid(), %error, "registering a session failed");
-        server.sessions.unbind(handle.jid(), handle.id());
-        return Err(Refused::Unavailable);
-    }
-    Ok(BindOutcome { handle })
+    registered(server, handle).await.map_err(|error| {
+        tracing::warn!(%account, %error, "registering a session failed");
+        Refused::Unavailable
+    })
+}
+
+/// Registers `handle`, bound in the registry, with the cluster ([`Cluster::session_bound`]:
+/// the user's channel, then the shard), in a task of its own, so that a caller dropped
+/// meanwhile (the handshake deadline, shutdown) leaves nothing half made: the outcome goes
+/// back as a [`BindOutcome`], which releases the binding if no one takes it, and a failure
+/// unbinds the handle in the task.
+///
+/// [`Cluster::session_bound`]: crate::cluster::Cluster::session_bound
+async fn registered(
+    server: &Arc<C2sServer>,
+    handle: SessionHandle,
+) -> Result<BindOutcome, ClusterError> {
+    let (done, outcome) = oneshot::channel();
+    let server = Arc::clone(server);
+    tokio::spawn(async move {
+        let result = match server.cluster.session_bound(&handle).await {
+            Ok(()) => Ok(BindOutcome::new(&server, handle)),
+            Err(error) => {
+                server.sessions.unbind(handle.jid(), handle.id());
+                Err(error)
+            }
+        };
+        // Unclaimed, an outcome is dropped here, which releases it.
+        let _ = done.send(result);
+    });
+    outcome
+        .await
+        .unwrap_or_else(|_| Err(tonic::Status::internal("the registration task failed").into()))
 }
 
 /// Undoes [`register`] when the client could not be told of its binding.
@@ -169,3 +239,6 @@ async fn refuse_with(
     }
     Ok(None)
 }
+
+#[cfg(test)]
+mod tests;

@@ -41,7 +41,8 @@ pub(crate) async fn serve_connection(
     else {
         return;
     };
-    let handle = bound.handle;
+    // The session's end, below, releases the binding from here on.
+    let handle = bound.into_handle();
     let writer_task = tokio::spawn(writer::run_writer(
         writer,
         handle.control().clone(),
@@ -61,7 +62,7 @@ pub(crate) async fn serve_connection(
 /// TLS (direct TLS), then negotiation under the handshake deadline, up to a bound resource:
 /// the stream's halves and what binding produced, or `None` when the connection ended first.
 async fn open(
-    server: &C2sServer,
+    server: &Arc<C2sServer>,
     tcp: TcpStream,
     peer: SocketAddr,
     direct_tls: bool,
@@ -101,10 +102,7 @@ async fn open(
         }
     };
     let Some((reader, writer)) = stream.into_parts() else {
-        server
-            .sessions
-            .unbind(bound.handle.jid(), bound.handle.id());
-        Box::pin(server.cluster.session_closed(&bound.handle)).await;
+        Box::pin(bound.release()).await;
         return None;
     };
     Some((reader, writer, bound))

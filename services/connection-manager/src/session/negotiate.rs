@@ -2,11 +2,13 @@
 //! STARTTLS (§5), SASL (§6, in [`super::sasl`]) or SASL2 with Bind 2 (XEP-0388, XEP-0386, in
 //! [`super::sasl2`]), and resource binding (§7, in [`super::bind`]).
 
+use std::sync::Arc;
+
 use xmpp_core::sasl::{SaslFailure, SaslProfile};
 use xmpp_core::{Element, Jid, StreamErrorCondition, ns, roster, subscription};
 use xmpp_stream::{StreamEvent, StreamHeader};
 
-use super::bind::{BindOutcome, bind_resource, release};
+use super::bind::{BindOutcome, bind_resource};
 use super::sasl::{Auth, authenticate, offered_mechanisms};
 use super::sasl2::{self, Completed};
 use super::stream::{End, Stream, random_id, response_header};
@@ -27,7 +29,10 @@ enum Stage {
 }
 
 /// Negotiates the stream until a resource is bound, and returns what binding produced.
-pub(crate) async fn negotiate(server: &C2sServer, stream: &mut Stream) -> Result<BindOutcome, End> {
+pub(crate) async fn negotiate(
+    server: &Arc<C2sServer>,
+    stream: &mut Stream,
+) -> Result<BindOutcome, End> {
     let mut account: Option<Jid> = None;
     let mut auth_failures = 0u32;
     let mut bind_failures = 0u32;
@@ -91,7 +96,7 @@ pub(crate) async fn negotiate(server: &C2sServer, stream: &mut Stream) -> Result
                             if let Err(end) =
                                 stream.send(&features(server, stream, Stage::Bound)).await
                             {
-                                release(server, &outcome.handle).await;
+                                outcome.release().await;
                                 return Err(end);
                             }
                             return Ok(outcome);

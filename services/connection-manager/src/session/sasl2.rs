@@ -5,6 +5,8 @@
 //! A login this way takes two round trips fewer than RFC 6120's (no stream restart, no
 //! separate bind), which on a login storm is two fewer reads and writes on each side.
 
+use std::sync::Arc;
+
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use xmpp_core::sasl::{Mechanism, SaslFailure, SaslProfile};
@@ -52,7 +54,7 @@ pub(crate) enum Completed {
 /// `jid`: binds a resource if the request carries Bind 2's `<bind/>`, and queues the
 /// `<success/>` for the caller to send with the stream features that must follow it.
 pub(crate) async fn complete(
-    server: &C2sServer,
+    server: &Arc<C2sServer>,
     stream: &mut Stream,
     request: &Element,
     jid: Jid,
