@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use futures::FutureExt as _;
 use tokio::sync::oneshot;
 use xmpp_core::{
     Element, ErrorType, IqType, Jid, Stanza, StanzaError, StanzaErrorCondition, StreamError,
@@ -178,28 +179,36 @@ pub(crate) async fn register(
 }
 
 /// Registers `handle`, bound in the registry, with the cluster ([`Cluster::session_bound`]:
-/// the user's channel, then the shard), in a task of its own, so that a caller dropped
-/// meanwhile (the handshake deadline, shutdown) leaves nothing half made: the outcome goes
-/// back as a [`BindOutcome`], which releases the binding if no one takes it, and a failure
-/// unbinds the handle in the task.
+/// the user's channel, then the shard) so that a caller dropped meanwhile (the handshake
+/// deadline, shutdown) leaves nothing half made. The registration is polled here first;
+/// what does not finish at once (a shard in another process, a call waiting at the shard's
+/// gate) finishes in a task of its own, and its outcome comes back as a [`BindOutcome`],
+/// which releases the binding if no one takes it. A failure unbinds the handle where it
+/// happens. (In `starling dev`, whose shards answer at once, registrations finish here,
+/// without a task.)
 ///
 /// [`Cluster::session_bound`]: crate::cluster::Cluster::session_bound
 async fn registered(
     server: &Arc<C2sServer>,
     handle: SessionHandle,
 ) -> Result<BindOutcome, ClusterError> {
-    let (done, outcome) = oneshot::channel();
     let server = Arc::clone(server);
-    tokio::spawn(async move {
-        let result = match server.cluster.session_bound(&handle).await {
+    let mut registration = Box::pin(async move {
+        match server.cluster.session_bound(&handle).await {
             Ok(()) => Ok(BindOutcome::new(&server, handle)),
             Err(error) => {
                 server.sessions.unbind(handle.jid(), handle.id());
                 Err(error)
             }
-        };
+        }
+    });
+    if let Some(result) = (&mut registration).now_or_never() {
+        return result;
+    }
+    let (done, outcome) = oneshot::channel();
+    tokio::spawn(async move {
         // Unclaimed, an outcome is dropped here, which releases it.
-        let _ = done.send(result);
+        let _ = done.send(registration.await);
     });
     outcome
         .await
