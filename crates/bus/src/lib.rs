@@ -43,7 +43,7 @@ mod redis;
 use async_trait::async_trait;
 use cluster_api::v1::Delivery;
 
-pub use self::redis::{MAX_DELIVERY_BYTES, RedisBus, RedisBusConfig, RedisMode};
+pub use self::redis::{MAX_DELIVERY_BYTES, RedisBus, RedisBusConfig, RedisMode, RedisTlsFiles};
 pub use error::BusError;
 pub use inbox::{Inbox, Subscriptions};
 pub use liveness::Liveness;

@@ -81,7 +81,7 @@ use futures::future::join_all;
 use prost::Message as _;
 use tokio::sync::mpsc;
 
-pub use self::config::{RedisBusConfig, RedisMode};
+pub use self::config::{RedisBusConfig, RedisMode, RedisTlsFiles};
 use self::publish::Publisher;
 use self::reconnect::Connector;
 pub use self::subscriber::MAX_DELIVERY_BYTES;

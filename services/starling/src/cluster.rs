@@ -10,11 +10,10 @@ pub mod migrate;
 pub mod roster_presence;
 
 use std::net::SocketAddr;
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bus::{BusError, RedisBus, RedisBusConfig, RedisMode};
+use bus::{BusError, RedisBus, RedisBusConfig, RedisMode, RedisTlsFiles};
 use cluster_api::remote::{RemoteSettings, channels, shard_endpoints};
 use cluster_api::{ShardClients, ShardCount};
 use service_kit::Shutdown;
@@ -110,13 +109,13 @@ pub fn postgres(url: &str, max_connections: u32) -> Result<Arc<PgStore>, String>
         .map_err(|e| format!("database_url: {e}"))
 }
 
-/// Connects the Redis bus (`url`: comma-separated seed nodes of a `cluster`; `tls_ca_file`:
-/// for `rediss://`, the CA of the servers' certificates), retrying until it answers or
-/// shutdown.
+/// Connects the Redis bus (`url`: comma-separated seed nodes of a `cluster`; `tls`: for
+/// `rediss://`, the CA of the servers' certificates and the client certificate), retrying
+/// until it answers or shutdown.
 pub async fn redis_bus(
     url: &str,
     cluster: bool,
-    tls_ca_file: Option<&Path>,
+    tls: RedisTlsFiles,
     shutdown: &Shutdown,
 ) -> Result<Arc<RedisBus>, String> {
     let config = RedisBusConfig {
@@ -126,13 +125,13 @@ pub async fn redis_bus(
         } else {
             RedisMode::Standalone
         },
-        tls_ca_file: tls_ca_file.map(Path::to_owned),
+        tls,
         ..RedisBusConfig::default()
     };
     loop {
         match RedisBus::connect(config.clone()).await {
             Ok(bus) => return Ok(Arc::new(bus)),
-            // A bad URL or CA file will not get better by waiting.
+            // A bad URL or TLS file will not get better by waiting.
             Err(error @ BusError::Config(_)) => return Err(format!("Redis: {error}")),
             Err(error) => tracing::warn!(%error, "cannot reach Redis yet; retrying"),
         }

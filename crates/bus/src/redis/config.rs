@@ -30,9 +30,23 @@ pub struct RedisBusConfig {
     pub command_timeout: Duration,
     /// The longest pause between two attempts to reconnect a lost connection.
     pub reconnect_backoff_max: Duration,
-    /// For `rediss://` URLs: a PEM file of the certificates the servers' certificates must
-    /// chain to; `None`, the system's trusted roots. Only with `rediss://` URLs.
-    pub tls_ca_file: Option<PathBuf>,
+    /// What TLS connections (`rediss://` URLs) trust and present; all unset without them.
+    pub tls: RedisTlsFiles,
+}
+
+/// The PEM files of TLS to Redis. Each is only accepted with `rediss://` URLs.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RedisTlsFiles {
+    /// The certificates the servers' certificates must chain to; `None`, the system's
+    /// trusted roots.
+    pub ca_file: Option<PathBuf>,
+    /// The certificate chain presented to servers that ask for one, leaf first. Redis asks
+    /// by default once TLS is on (`tls-auth-clients yes`) and refuses a client without one.
+    /// Given together with [`RedisTlsFiles::client_key_file`] or not at all.
+    pub client_cert_file: Option<PathBuf>,
+    /// The private key of [`RedisTlsFiles::client_cert_file`]'s leaf (PKCS#8, PKCS#1 or
+    /// SEC1).
+    pub client_key_file: Option<PathBuf>,
 }
 
 impl RedisBusConfig {
@@ -72,7 +86,7 @@ impl Default for RedisBusConfig {
             channel_prefix: Self::DEFAULT_CHANNEL_PREFIX.to_owned(),
             command_timeout: Duration::from_secs(2),
             reconnect_backoff_max: Duration::from_secs(2),
-            tls_ca_file: None,
+            tls: RedisTlsFiles::default(),
         }
     }
 }

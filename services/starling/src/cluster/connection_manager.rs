@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use bus::{Bus, Liveness};
+use bus::{Bus, Liveness, RedisTlsFiles};
 use connection_manager::heartbeat::{HeartbeatSettings, run_heartbeat};
 use connection_manager::{C2sConfig, Limits, Listeners, ResourceConflict, TlsSettings};
 use serde::{Deserialize, Serialize};
@@ -54,6 +54,12 @@ pub struct ConnectionManagerConfig {
     /// For `rediss://` URLs: the PEM file of the CA that signed the Redis servers'
     /// certificates; none, the system's trusted roots.
     pub redis_tls_ca_file: Option<PathBuf>,
+    /// For `rediss://` URLs: the PEM file of the client certificate (chain) presented to
+    /// Redis, which asks for one by default with TLS on (`tls-auth-clients yes`); with
+    /// `redis_tls_key_file`.
+    pub redis_tls_cert_file: Option<PathBuf>,
+    /// The PEM file of `redis_tls_cert_file`'s private key.
+    pub redis_tls_key_file: Option<PathBuf>,
     /// The number of roster-presence shards.
     pub shards: u32,
     /// The shards' gRPC endpoints, `{shard}` standing for the index.
@@ -97,6 +103,8 @@ impl Default for ConnectionManagerConfig {
             redis_url: String::new(),
             redis_cluster: false,
             redis_tls_ca_file: None,
+            redis_tls_cert_file: None,
+            redis_tls_key_file: None,
             shards: 1,
             shard_endpoint: "http://roster-presence-{shard}.roster-presence:50051".into(),
             grpc_timeout_ms: 5000,
@@ -160,8 +168,13 @@ async fn run(config: ConnectionManagerConfig, c2s: C2sConfig) -> Result<(), Stri
             c2s.listen, c2s.listen_tls
         )
     })?;
-    let ca = config.redis_tls_ca_file.as_deref();
-    let bus = super::redis_bus(&config.redis_url, config.redis_cluster, ca, shutdown).await?;
+    let redis_tls = RedisTlsFiles {
+        ca_file: config.redis_tls_ca_file.clone(),
+        client_cert_file: config.redis_tls_cert_file.clone(),
+        client_key_file: config.redis_tls_key_file.clone(),
+    };
+    let bus =
+        super::redis_bus(&config.redis_url, config.redis_cluster, redis_tls, shutdown).await?;
     let node = super::node_name(&config.node);
     let inbox = bus
         .open_inbox(&node, config.inbox_capacity)

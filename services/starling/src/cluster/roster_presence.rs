@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use bus::{Bus, Liveness};
+use bus::{Bus, Liveness, RedisTlsFiles};
 use cluster_api::v1::roster_presence_server::RosterPresenceServer;
 use roster_presence::liveness::LivenessSettings;
 use roster_presence::{Ownership, RosterPresenceService, Shard, ShardConfig, Stores};
@@ -54,6 +54,12 @@ pub struct RosterPresenceConfig {
     /// For `rediss://` URLs: the PEM file of the CA that signed the Redis servers'
     /// certificates; none, the system's trusted roots.
     pub redis_tls_ca_file: Option<PathBuf>,
+    /// For `rediss://` URLs: the PEM file of the client certificate (chain) presented to
+    /// Redis, which asks for one by default with TLS on (`tls-auth-clients yes`); with
+    /// `redis_tls_key_file`.
+    pub redis_tls_cert_file: Option<PathBuf>,
+    /// The PEM file of `redis_tls_cert_file`'s private key.
+    pub redis_tls_key_file: Option<PathBuf>,
     /// `/healthz`, `/readyz` and `/metrics`.
     pub http_listen: SocketAddr,
     /// OTLP/gRPC endpoint for span export; none exports nothing.
@@ -89,6 +95,8 @@ impl Default for RosterPresenceConfig {
             redis_url: String::new(),
             redis_cluster: false,
             redis_tls_ca_file: None,
+            redis_tls_cert_file: None,
+            redis_tls_key_file: None,
             http_listen: SocketAddr::from(([127, 0, 0, 1], 9091)),
             otlp_endpoint: None,
             max_roster_items: shard.max_roster_items,
@@ -168,8 +176,13 @@ async fn run(config: RosterPresenceConfig, ownership: Ownership) -> Result<(), S
         ownership.count,
         millis("grpc_timeout_ms", config.grpc_timeout_ms)?,
     )?;
-    let ca = config.redis_tls_ca_file.as_deref();
-    let bus = super::redis_bus(&config.redis_url, config.redis_cluster, ca, shutdown).await?;
+    let redis_tls = RedisTlsFiles {
+        ca_file: config.redis_tls_ca_file.clone(),
+        client_cert_file: config.redis_tls_cert_file.clone(),
+        client_key_file: config.redis_tls_key_file.clone(),
+    };
+    let bus =
+        super::redis_bus(&config.redis_url, config.redis_cluster, redis_tls, shutdown).await?;
     let mut shard_config = ShardConfig::new(config.domain.clone());
     shard_config.max_roster_items = config.max_roster_items;
     shard_config.offline_quota = config.offline_quota;

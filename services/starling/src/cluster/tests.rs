@@ -90,12 +90,28 @@ fn environment_sets_cluster_settings_and_zero_shards_is_refused() {
         ("STARLING_SHARD_ENDPOINT", "http://127.0.0.1:2110{shard}"),
         ("STARLING_REDIS_CLUSTER", "true"),
         ("STARLING_REDIS_TLS_CA_FILE", "/etc/starling/redis-ca.pem"),
+        (
+            "STARLING_REDIS_TLS_CERT_FILE",
+            "/etc/starling/redis-client.pem",
+        ),
+        (
+            "STARLING_REDIS_TLS_KEY_FILE",
+            "/etc/starling/redis-client-key.pem",
+        ),
     ]));
     let (config, _) = ConnectionManagerConfig::load(&role(), vars).unwrap();
     assert_eq!(config.shards, 3);
     assert!(config.redis_cluster);
-    let ca = config.redis_tls_ca_file.as_deref();
-    assert_eq!(ca, Some(std::path::Path::new("/etc/starling/redis-ca.pem")));
+    let path = |p: &'static str| Some(std::path::PathBuf::from(p));
+    assert_eq!(config.redis_tls_ca_file, path("/etc/starling/redis-ca.pem"));
+    assert_eq!(
+        config.redis_tls_cert_file,
+        path("/etc/starling/redis-client.pem")
+    );
+    assert_eq!(
+        config.redis_tls_key_file,
+        path("/etc/starling/redis-client-key.pem")
+    );
     let mut vars = env(BACKENDS);
     vars.push(("STARLING_SHARDS".into(), "0".into()));
     let err = ConnectionManagerConfig::load(&role(), vars).unwrap_err();

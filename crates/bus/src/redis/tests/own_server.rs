@@ -5,6 +5,7 @@ use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use tokio::time::Instant;
 
@@ -17,9 +18,9 @@ pub(super) struct OwnServer {
     cluster_dir: Option<PathBuf>,
     /// The one ACL user a server started with [`OwnServer::standalone_for`] lets in.
     user: Option<(&'static str, &'static str)>,
-    /// The certificate of a server started with [`OwnServer::standalone_tls`], which
-    /// accepts TLS connections only.
-    tls: Option<Arc<TestCertificate>>,
+    /// The TLS of a server started with [`OwnServer::standalone_tls`] (or
+    /// [`OwnServer::standalone_mtls`]), which accepts TLS connections only.
+    tls: Option<ServerTls>,
     child: Option<Child>,
 }
 
@@ -27,18 +28,48 @@ pub(super) struct OwnServer {
 pub(super) struct TestCertificate {
     dir: tempfile::TempDir,
     pem: String,
+    key_pem: String,
+}
+
+/// What a TLS server of a test's own presents and asks for.
+#[derive(Clone)]
+pub(super) struct ServerTls {
+    certificate: Arc<TestCertificate>,
+    /// Set: the server requires a client certificate (`tls-auth-clients yes`) and trusts
+    /// this one (and its own, which cluster nodes present to each other).
+    client: Option<Arc<TestCertificate>>,
+}
+
+impl ServerTls {
+    fn new(certificate: TestCertificate, client: Option<Arc<TestCertificate>>) -> Self {
+        Self {
+            certificate: Arc::new(certificate),
+            client,
+        }
+    }
 }
 
 impl TestCertificate {
+    /// A certificate whose name (subject and issuer) no other of this process has: a server
+    /// trusting two certificates looks a client's issuer up by name, and two of the same
+    /// name leave it checking one's signature with the other's key.
     pub(super) fn new() -> Self {
-        let certified = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned()])
-            .expect("a self-signed certificate");
+        static ISSUED: AtomicU32 = AtomicU32::new(0);
+        let mut params = rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned()])
+            .expect("parameters for 127.0.0.1");
+        let serial = ISSUED.fetch_add(1, Ordering::Relaxed);
+        let name = format!("bus test {} {serial}", std::process::id());
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, name);
+        let key = rcgen::KeyPair::generate().expect("a key pair");
+        let certificate = params.self_signed(&key).expect("a self-signed certificate");
         let dir = tempfile::tempdir().expect("a directory for the certificate");
-        let pem = certified.cert.pem();
+        let pem = certificate.pem();
         std::fs::write(dir.path().join("cert.pem"), &pem).expect("writing the certificate");
-        let key = certified.signing_key.serialize_pem();
-        std::fs::write(dir.path().join("key.pem"), key).expect("writing the key");
-        Self { dir, pem }
+        let key_pem = key.serialize_pem();
+        std::fs::write(dir.path().join("key.pem"), &key_pem).expect("writing the key");
+        Self { dir, pem, key_pem }
     }
 
     /// The certificate's PEM file: the CA file that trusts it.
@@ -46,8 +77,16 @@ impl TestCertificate {
         self.dir.path().join("cert.pem")
     }
 
-    fn key_file(&self) -> PathBuf {
+    /// The key's PEM file.
+    pub(super) fn key_file(&self) -> PathBuf {
         self.dir.path().join("key.pem")
+    }
+
+    /// A PEM file holding this certificate and `other`'s: what trusts both.
+    fn trusting_also(&self, other: &TestCertificate) -> PathBuf {
+        let path = self.dir.path().join("trusted.pem");
+        std::fs::write(&path, format!("{}{}", self.pem, other.pem)).expect("writing the bundle");
+        path
     }
 }
 
@@ -67,19 +106,26 @@ impl OwnServer {
     /// certificate for 127.0.0.1 ([`OwnServer::certificate`]); its [`OwnServer::url`] is a
     /// `rediss://` one.
     pub(super) async fn standalone_tls() -> Self {
-        let certificate = Arc::new(TestCertificate::new());
-        Self::start_with(|| (free_port(|_| true), None), None, Some(certificate)).await
+        let tls = ServerTls::new(TestCertificate::new(), None);
+        Self::start_with(|| (free_port(|_| true), None), None, Some(tls)).await
+    }
+
+    /// [`OwnServer::standalone_tls`] that also refuses clients without a certificate, and
+    /// trusts `client`'s only.
+    pub(super) async fn standalone_mtls(client: Arc<TestCertificate>) -> Self {
+        let tls = ServerTls::new(TestCertificate::new(), Some(client));
+        Self::start_with(|| (free_port(|_| true), None), None, Some(tls)).await
     }
 
     /// The certificate of a server started with [`OwnServer::standalone_tls`].
     pub(super) fn certificate(&self) -> &TestCertificate {
-        self.tls.as_ref().expect("a TLS server")
+        &self.tls.as_ref().expect("a TLS server").certificate
     }
 
     /// A cluster-enabled server (with no slots yet) keeping its configuration in `dir`,
     /// speaking TLS only (clients and cluster bus alike) if given a certificate. Redis refuses
     /// cluster ports above 55535 (the cluster bus listens on port + 10000).
-    async fn cluster_node(dir: &Path, tls: Option<Arc<TestCertificate>>) -> Self {
+    async fn cluster_node(dir: &Path, tls: Option<ServerTls>) -> Self {
         Self::start_with(
             || {
                 let fits = |port| (1024..=55_535).contains(&port) && bindable(port + 10_000);
@@ -106,7 +152,7 @@ impl OwnServer {
     async fn start_with(
         choose: impl Fn() -> (u16, Option<PathBuf>),
         user: Option<(&'static str, &'static str)>,
-        tls: Option<Arc<TestCertificate>>,
+        tls: Option<ServerTls>,
     ) -> Self {
         for _ in 0..10 {
             let (port, cluster_dir) = choose();
@@ -143,13 +189,17 @@ impl OwnServer {
         }
     }
 
-    /// A client of the redis crate for this server, trusting its certificate if it has one.
+    /// A client of the redis crate for this server, trusting its certificate if it has one
+    /// and presenting the client certificate it requires, if it does.
     fn client(&self) -> RedisResult<::redis::Client> {
         match &self.tls {
-            Some(certificate) => {
+            Some(tls) => {
                 let certificates = ::redis::TlsCertificates {
-                    client_tls: None,
-                    root_cert: Some(certificate.pem.clone().into_bytes()),
+                    client_tls: tls.client.as_ref().map(|client| ::redis::ClientTlsConfig {
+                        client_cert: client.pem.clone().into_bytes(),
+                        client_key: client.key_pem.clone().into_bytes(),
+                    }),
+                    root_cert: Some(tls.certificate.pem.clone().into_bytes()),
                 };
                 ::redis::Client::build_with_tls(self.url(), certificates)
             }
@@ -165,13 +215,23 @@ impl OwnServer {
         let mut command = Command::new("redis-server");
         command.args(["--bind", "127.0.0.1"]);
         match &self.tls {
-            Some(certificate) => {
+            Some(tls) => {
+                let certificate = &tls.certificate;
                 let (cert, key) = (certificate.cert_file(), certificate.key_file());
                 command.args(["--port", "0", "--tls-port", &port]);
                 command.arg("--tls-cert-file").arg(&cert);
                 command.arg("--tls-key-file").arg(&key);
-                command.arg("--tls-ca-cert-file").arg(&cert);
-                command.args(["--tls-auth-clients", "no"]);
+                match &tls.client {
+                    Some(client) => {
+                        let trusted = certificate.trusting_also(client);
+                        command.arg("--tls-ca-cert-file").arg(trusted);
+                        command.args(["--tls-auth-clients", "yes"]);
+                    }
+                    None => {
+                        command.arg("--tls-ca-cert-file").arg(&cert);
+                        command.args(["--tls-auth-clients", "no"]);
+                    }
+                }
                 if self.cluster_dir.is_some() {
                     command.args(["--tls-cluster", "yes"]);
                 }
@@ -300,10 +360,16 @@ impl OwnCluster {
     /// [`OwnCluster::start`] with nodes that speak TLS only, with one certificate for
     /// 127.0.0.1.
     pub(super) async fn start_tls() -> Self {
-        Self::start_with(Some(Arc::new(TestCertificate::new()))).await
+        Self::start_with(Some(ServerTls::new(TestCertificate::new(), None))).await
     }
 
-    async fn start_with(tls: Option<Arc<TestCertificate>>) -> Self {
+    /// [`OwnCluster::start_tls`] with nodes that also refuse clients without a certificate,
+    /// trusting `client`'s (and their own, on the cluster bus).
+    pub(super) async fn start_mtls(client: Arc<TestCertificate>) -> Self {
+        Self::start_with(Some(ServerTls::new(TestCertificate::new(), Some(client)))).await
+    }
+
+    async fn start_with(tls: Option<ServerTls>) -> Self {
         let dir = tempfile::tempdir().expect("a temporary directory");
         let mut nodes = Vec::new();
         for _ in 0..3 {
