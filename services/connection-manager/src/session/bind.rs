@@ -215,7 +215,8 @@ async fn registered(
         .unwrap_or_else(|_| Err(tonic::Status::internal("the registration task failed").into()))
 }
 
-/// Undoes [`register`] when the client could not be told of its binding.
+/// Undoes [`register`]: at a session's end, and when the client could not be told of its
+/// binding or negotiation was dropped before the session began.
 pub(crate) async fn release(server: &C2sServer, handle: &SessionHandle) {
     server.sessions.unbind(handle.jid(), handle.id());
     server.cluster.session_closed(handle).await;

@@ -50,9 +50,8 @@ pub(crate) async fn serve_connection(
     ));
     let _stop_writer = writer::StopOnDrop(handle.control().clone());
     bound::run_bound(&server, &mut reader, &handle, &shutdown).await;
-    server.sessions.unbind(handle.jid(), handle.id());
     // RFC 6121 §4.5.2: the shard sends unavailable presence if the resource was available.
-    Box::pin(server.cluster.session_closed(&handle)).await;
+    Box::pin(bind::release(&server, &handle)).await;
     if let Err(e) = writer_task.await {
         tracing::warn!(error = %e, "session writer task failed");
     }
