@@ -109,6 +109,25 @@ pub fn postgres(url: &str, max_connections: u32) -> Result<Arc<PgStore>, String>
         .map_err(|e| format!("database_url: {e}"))
 }
 
+/// [`redis_bus`] for a role configuration that has the `redis_*` keys as fields (both
+/// cluster roles): they keep flat keys, so the fields are repeated there and read here in
+/// one place.
+macro_rules! connect_redis {
+    ($config:expr, $shutdown:expr) => {
+        $crate::cluster::redis_bus(
+            &$config.redis_url,
+            $config.redis_cluster,
+            bus::RedisTlsFiles {
+                ca_file: $config.redis_tls_ca_file.clone(),
+                client_cert_file: $config.redis_tls_cert_file.clone(),
+                client_key_file: $config.redis_tls_key_file.clone(),
+            },
+            $shutdown,
+        )
+    };
+}
+pub(crate) use connect_redis;
+
 /// Connects the Redis bus (`url`: comma-separated seed nodes of a `cluster`; `tls`: for
 /// `rediss://`, the CA of the servers' certificates and the client certificate), retrying
 /// until it answers or shutdown.

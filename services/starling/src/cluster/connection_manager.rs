@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use bus::{Bus, Liveness, RedisTlsFiles};
+use bus::{Bus, Liveness};
 use connection_manager::heartbeat::{HeartbeatSettings, run_heartbeat};
 use connection_manager::{C2sConfig, Limits, Listeners, ResourceConflict, TlsSettings};
 use serde::{Deserialize, Serialize};
@@ -168,13 +168,7 @@ async fn run(config: ConnectionManagerConfig, c2s: C2sConfig) -> Result<(), Stri
             c2s.listen, c2s.listen_tls
         )
     })?;
-    let redis_tls = RedisTlsFiles {
-        ca_file: config.redis_tls_ca_file.clone(),
-        client_cert_file: config.redis_tls_cert_file.clone(),
-        client_key_file: config.redis_tls_key_file.clone(),
-    };
-    let bus =
-        super::redis_bus(&config.redis_url, config.redis_cluster, redis_tls, shutdown).await?;
+    let bus = super::connect_redis!(config, shutdown).await?;
     let node = super::node_name(&config.node);
     let inbox = bus
         .open_inbox(&node, config.inbox_capacity)

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use bus::{Bus, Liveness, RedisTlsFiles};
+use bus::{Bus, Liveness};
 use cluster_api::v1::roster_presence_server::RosterPresenceServer;
 use roster_presence::liveness::LivenessSettings;
 use roster_presence::{Ownership, RosterPresenceService, Shard, ShardConfig, Stores};
@@ -176,13 +176,7 @@ async fn run(config: RosterPresenceConfig, ownership: Ownership) -> Result<(), S
         ownership.count,
         millis("grpc_timeout_ms", config.grpc_timeout_ms)?,
     )?;
-    let redis_tls = RedisTlsFiles {
-        ca_file: config.redis_tls_ca_file.clone(),
-        client_cert_file: config.redis_tls_cert_file.clone(),
-        client_key_file: config.redis_tls_key_file.clone(),
-    };
-    let bus =
-        super::redis_bus(&config.redis_url, config.redis_cluster, redis_tls, shutdown).await?;
+    let bus = super::connect_redis!(config, shutdown).await?;
     let mut shard_config = ShardConfig::new(config.domain.clone());
     shard_config.max_roster_items = config.max_roster_items;
     shard_config.offline_quota = config.offline_quota;

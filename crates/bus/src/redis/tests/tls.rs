@@ -38,11 +38,9 @@ fn presenting(ca: PathBuf, client: &TestCertificate) -> RedisTlsFiles {
     }
 }
 
-#[tokio::test]
-async fn deliveries_cross_tls_connections_to_a_server_with_the_configured_ca() {
-    let server = OwnServer::standalone_tls().await;
-    let ca = server.certificate().cert_file();
-    let bus = RedisBus::connect(tls_config(&server, ca)).await.unwrap();
+/// A presence published on `bus` reaches the inbox subscribed to its user, through the one
+/// connection subscribed (the server has no plain port).
+async fn a_delivery_crosses(bus: &RedisBus) {
     let mut inbox = bus.open_inbox("c2s-0", 64).await.unwrap();
     let subscriptions = inbox.subscriptions();
     subscriptions.subscribe("juliet@example.com").await.unwrap();
@@ -52,23 +50,24 @@ async fn deliveries_cross_tls_connections_to_a_server_with_the_configured_ca() {
     );
     bus.publish(presence.clone()).await.unwrap();
     assert_eq!(next(&mut inbox).await, presence);
-    // Only the inbox's connection is subscribed; the server has no plain port.
-    assert_eq!(subscribers(&bus, "juliet@example.com").await, 1);
+    assert_eq!(subscribers(bus, "juliet@example.com").await, 1);
 }
 
-#[tokio::test]
-async fn a_cluster_is_followed_over_tls_from_its_slot_map() {
-    let cluster = OwnCluster::start_tls().await;
-    let config = RedisBusConfig {
+/// The settings of a bus on `cluster`, with `tls`.
+fn cluster_config(cluster: &OwnCluster, tls: RedisTlsFiles) -> RedisBusConfig {
+    RedisBusConfig {
         urls: vec![cluster.nodes[0].url()],
         mode: RedisMode::Cluster,
         channel_prefix: unique_prefix(),
-        tls: trusting(cluster.nodes[0].certificate().cert_file()),
+        tls,
         ..RedisBusConfig::default()
-    };
-    let bus = RedisBus::connect(config).await.unwrap();
+    }
+}
+
+/// Presence for users on every node of a cluster reaches the inbox: publishing and the
+/// inbox's connections reach the nodes the slot map names.
+async fn deliveries_cross_every_node(bus: &RedisBus) {
     let mut inbox = bus.open_inbox("c2s-0", 64).await.unwrap();
-    // Users on every node: the inbox connects to the nodes the slot map names, over TLS.
     let users: Vec<String> = (0..30).map(|n| format!("user{n}@example.com")).collect();
     let subscriptions = inbox.subscriptions();
     for user in &users {
@@ -79,6 +78,24 @@ async fn a_cluster_is_followed_over_tls_from_its_slot_map() {
         bus.publish(presence.clone()).await.unwrap();
         assert_eq!(next(&mut inbox).await, presence);
     }
+}
+
+#[tokio::test]
+async fn deliveries_cross_tls_connections_to_a_server_with_the_configured_ca() {
+    let server = OwnServer::standalone_tls().await;
+    let ca = server.certificate().cert_file();
+    let bus = RedisBus::connect(tls_config(&server, ca)).await.unwrap();
+    a_delivery_crosses(&bus).await;
+}
+
+#[tokio::test]
+async fn a_cluster_is_followed_over_tls_from_its_slot_map() {
+    let cluster = OwnCluster::start_tls().await;
+    let ca = cluster.nodes[0].certificate().cert_file();
+    let bus = RedisBus::connect(cluster_config(&cluster, trusting(ca)))
+        .await
+        .unwrap();
+    deliveries_cross_every_node(&bus).await;
 }
 
 #[tokio::test]
@@ -218,12 +235,8 @@ async fn a_cluster_whose_certificates_the_ca_does_not_sign_is_refused() {
     let cluster = OwnCluster::start_tls().await;
     let other = TestCertificate::new();
     let config = RedisBusConfig {
-        urls: vec![cluster.nodes[0].url()],
-        mode: RedisMode::Cluster,
-        channel_prefix: unique_prefix(),
         command_timeout: Duration::from_millis(500),
-        tls: trusting(other.cert_file()),
-        ..RedisBusConfig::default()
+        ..cluster_config(&cluster, trusting(other.cert_file()))
     };
     let refused = RedisBus::connect(config).await;
     assert!(
@@ -237,21 +250,13 @@ async fn a_cluster_whose_certificates_the_ca_does_not_sign_is_refused() {
 async fn a_server_that_requires_a_client_certificate_gets_the_configured_one() {
     let client = Arc::new(TestCertificate::new());
     let server = OwnServer::standalone_mtls(client.clone()).await;
+    let ca = server.certificate().cert_file();
     let config = RedisBusConfig {
-        tls: presenting(server.certificate().cert_file(), &client),
-        ..tls_config(&server, server.certificate().cert_file())
+        tls: presenting(ca.clone(), &client),
+        ..tls_config(&server, ca)
     };
     let bus = RedisBus::connect(config).await.unwrap();
-    let mut inbox = bus.open_inbox("c2s-0", 64).await.unwrap();
-    let subscriptions = inbox.subscriptions();
-    subscriptions.subscribe("juliet@example.com").await.unwrap();
-    let presence = delivery(
-        "juliet@example.com",
-        "<presence from='romeo@example.com/a'/>",
-    );
-    bus.publish(presence.clone()).await.unwrap();
-    assert_eq!(next(&mut inbox).await, presence);
-    assert_eq!(subscribers(&bus, "juliet@example.com").await, 1);
+    a_delivery_crosses(&bus).await;
 }
 
 #[tokio::test]
@@ -294,24 +299,8 @@ async fn a_server_that_requires_a_client_certificate_refuses_none_and_an_untrust
 async fn a_cluster_that_requires_client_certificates_is_followed_with_the_configured_one() {
     let client = Arc::new(TestCertificate::new());
     let cluster = OwnCluster::start_mtls(client.clone()).await;
-    let config = RedisBusConfig {
-        urls: vec![cluster.nodes[0].url()],
-        mode: RedisMode::Cluster,
-        channel_prefix: unique_prefix(),
-        tls: presenting(cluster.nodes[0].certificate().cert_file(), &client),
-        ..RedisBusConfig::default()
-    };
+    let ca = cluster.nodes[0].certificate().cert_file();
+    let config = cluster_config(&cluster, presenting(ca, &client));
     let bus = RedisBus::connect(config).await.unwrap();
-    let mut inbox = bus.open_inbox("c2s-0", 64).await.unwrap();
-    // Users on every node: publishing and the inbox reach each node with the certificate.
-    let users: Vec<String> = (0..30).map(|n| format!("user{n}@example.com")).collect();
-    let subscriptions = inbox.subscriptions();
-    for user in &users {
-        subscriptions.subscribe(user).await.unwrap();
-    }
-    for user in &users {
-        let presence = delivery(user, "<presence/>");
-        bus.publish(presence.clone()).await.unwrap();
-        assert_eq!(next(&mut inbox).await, presence);
-    }
+    deliveries_cross_every_node(&bus).await;
 }
