@@ -6,7 +6,10 @@
 //! the address the slot map gives for the node: its IP address, unless the nodes announce
 //! host names (`cluster-announce-hostname`, `cluster-preferred-endpoint-type hostname`).
 //! A client certificate, if configured, is presented to servers that ask for one (Redis does
-//! by default with TLS on, `tls-auth-clients yes`), on every connection alike.
+//! by default with TLS on, `tls-auth-clients yes`), on every connection alike. The files are
+//! read once, when the bus connects: a rotated certificate is taken up when the process
+//! restarts, so it must be rotated before the one in use expires, or the reconnections after
+//! its expiry are refused.
 //!
 //! A URL's `#insecure`, with which the redis crate would accept any
 //! certificate, is refused: a bus that cannot tell its Redis from another process on the
