@@ -36,3 +36,13 @@ ensure_build_tools() {
     # ring and the bundled SQLite compile C.
     command -v cc >/dev/null || ensure_debian_packages build-essential
 }
+
+# The workspace's target directory, where cargo puts the binaries (CARGO_TARGET_DIR or a
+# cargo configuration may move it), read from `cargo metadata` without a JSON tool: a fresh
+# Debian machine need not have one.
+target_dir() {
+    local root
+    root=$(dirname "${BASH_SOURCE[0]}")/..
+    (cd "$root" && cargo metadata --format-version 1 --no-deps) |
+        sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p'
+}
