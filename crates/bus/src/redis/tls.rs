@@ -187,20 +187,12 @@ impl ClientIdentity {
             }
         };
         let cert_pem = read_pem("client certificate", &cert_file)?;
-        let chain = CertificateDer::pem_slice_iter(&cert_pem)
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| e.to_string())
-            .and_then(|chain| {
-                (!chain.is_empty())
-                    .then_some(chain)
-                    .ok_or_else(|| "no certificate in it".to_owned())
-            })
-            .map_err(|e| {
-                BusError::Config(format!(
-                    "the Redis client certificate {}: {e}",
-                    cert_file.display()
-                ))
-            })?;
+        let chain = certificates_from_pem(&cert_pem).map_err(|e| {
+            BusError::Config(format!(
+                "the Redis client certificate {}: {e}",
+                cert_file.display()
+            ))
+        })?;
         let key_pem = read_pem("client key", &key_file)?;
         let key = PrivateKeyDer::from_pem_slice(&key_pem).map_err(|e| {
             BusError::Config(format!(
@@ -225,16 +217,21 @@ fn read_pem(what: &str, path: &Path) -> Result<Vec<u8>, BusError> {
         .map_err(|e| BusError::Config(format!("the Redis {what} {}: {e}", path.display())))
 }
 
-/// The certificates of `pem`, as roots; an error if there is none or one is unusable.
-fn roots_from_pem(pem: &[u8]) -> Result<RootCertStore, String> {
+/// The certificates of `pem`, in their order; an error if there is none or one is not PEM.
+fn certificates_from_pem(pem: &[u8]) -> Result<Vec<CertificateDer<'static>>, String> {
     let certificates = CertificateDer::pem_slice_iter(pem)
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| format!("not PEM certificates: {e}"))?;
     if certificates.is_empty() {
         return Err("no certificate in it".to_owned());
     }
+    Ok(certificates)
+}
+
+/// The certificates of `pem`, as roots; an error if there is none or one is unusable.
+fn roots_from_pem(pem: &[u8]) -> Result<RootCertStore, String> {
     let mut roots = RootCertStore::empty();
-    for certificate in certificates {
+    for certificate in certificates_from_pem(pem)? {
         roots
             .add(certificate)
             .map_err(|e| format!("an unusable certificate: {e}"))?;
