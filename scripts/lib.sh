@@ -46,3 +46,14 @@ target_dir() {
     (cd "$root" && cargo metadata --format-version 1 --no-deps) |
         sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p'
 }
+
+# loadtest/compare on the small load that checks the side-by-side scripts rather than
+# measuring (200 users, 6 contacts, 200/s for 5 s) on the suite's debug binaries, failing on
+# any failed run; VAR=value arguments add to or override its settings. .ci/run and
+# scripts/fresh-debian run it.
+check_compare() {
+    env PREBUILT=1 COMPARE_PROFILE=debug COMPARE_STRICT=1 COMPARE_USERS=200 \
+        COMPARE_CONTACTS=6 COMPARE_RATE=200 COMPARE_DURATION=5 COMPARE_SETTLE=30 \
+        COMPARE_BENCH_DIR=/tmp/starling-compare-ci "$@" \
+        "$(dirname "${BASH_SOURCE[0]}")/../loadtest/compare"
+}
