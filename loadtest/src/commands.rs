@@ -1,7 +1,7 @@
-//! Subcommands besides the run itself: reading the `result.json` of earlier runs, and a
-//! proxy that puts a service a round trip away.
+//! Subcommands besides the run itself: reading the `result.json` of earlier runs, a proxy
+//! that puts a service a round trip away, and the kernel's own cost of a delivery.
 
-use crate::{curve, delay_proxy, merge};
+use crate::{curve, delay_proxy, merge, socket_floor};
 
 /// Subcommands besides the run itself.
 #[derive(Debug, clap::Subcommand)]
@@ -18,10 +18,14 @@ pub enum Command {
     /// Forwards TCP connections on loopback, holding what crosses them for a set time in
     /// each direction: a service (the cluster's Redis) a network's round trip away.
     DelayProxy(delay_proxy::DelayProxyArgs),
+    /// Writes messages of a delivery's size over N loopback TCP connections at a set rate,
+    /// one send each, to a second process that reads them, and reports each side's CPU per
+    /// message: the floor under a server's and a generator's cost per delivery here.
+    SocketFloor(socket_floor::SocketFloorArgs),
 }
 
-/// Runs a subcommand; returns its verdict (a merged run's, or true once a curve is drawn or
-/// the proxy's time is up).
+/// Runs a subcommand; returns its verdict (a merged run's, true once a curve is drawn or the
+/// proxy's time is up, or whether every message of a socket-floor run arrived).
 pub async fn run(command: &Command) -> anyhow::Result<bool> {
     let mut stdout = std::io::stdout();
     match command {
@@ -32,5 +36,6 @@ pub async fn run(command: &Command) -> anyhow::Result<bool> {
             Ok(true)
         }
         Command::DelayProxy(args) => delay_proxy::execute(args).await,
+        Command::SocketFloor(args) => socket_floor::execute(args).await,
     }
 }

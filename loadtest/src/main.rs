@@ -16,6 +16,7 @@ mod receive;
 mod report;
 mod scenario;
 mod session;
+mod socket_floor;
 mod stamp;
 mod tls;
 mod topology;
