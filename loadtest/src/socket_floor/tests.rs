@@ -1,73 +1,35 @@
-//! The writing and reading sides in one process, and the report's arithmetic.
+//! The report's reading and arithmetic.
 
+use super::peer::parse_report;
 use super::*;
-
-/// `n` connected pairs on loopback: the writing ends (blocking, as the writer uses them) and
-/// the reading ends on the current runtime.
-async fn pairs(n: usize) -> (Vec<TcpStream>, Vec<tokio::net::TcpStream>) {
-    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
-    let address = listener.local_addr().unwrap();
-    let mut reading = Vec::new();
-    for _ in 0..n {
-        reading.push(tokio::net::TcpStream::connect(address).await.unwrap());
-    }
-    let writing = (0..n).map(|_| listener.accept().unwrap().0).collect();
-    (writing, reading)
-}
-
-#[tokio::test]
-async fn every_message_written_at_the_rate_is_read() {
-    let (mut writing, reading) = pairs(16).await;
-    let reading = Reading::start(reading, 200 * 50);
-    let started = Instant::now();
-    let written =
-        tokio::task::spawn_blocking(move || write_paced(&mut writing, &[b'x'; 50], 4_000.0, 200))
-            .await
-            .unwrap()
-            .unwrap();
-    // 200 messages at 4,000/s take 50 ms; the last is due then, not before.
-    assert!(started.elapsed() >= Duration::from_millis(49));
-    assert_eq!(written, 200);
-    assert_eq!(reading.wait(Duration::from_secs(10)).await, 200 * 50);
-}
-
-#[tokio::test]
-async fn a_run_short_of_what_was_expected_reports_what_arrived() {
-    let (mut writing, reading) = pairs(3).await;
-    // Ten messages of 20 bytes expected, five written: the wait ends at its limit.
-    let reading = Reading::start(reading, 10 * 20);
-    let written = write_paced(&mut writing, &[b'x'; 20], 1e6, 5).unwrap();
-    assert_eq!(written, 5);
-    assert_eq!(reading.wait(Duration::from_millis(300)).await, 5 * 20);
-}
 
 #[test]
 fn the_report_is_read_exactly() {
-    assert_eq!(parse_report("received 2500 0.37"), Some((2500, 0.37)));
-    assert_eq!(parse_report("received 2500"), None);
-    assert_eq!(parse_report("received 2500 0.37 x"), None);
+    assert_eq!(parse_report("done 2500 0.37"), Some((2500, 0.37)));
+    assert_eq!(parse_report("done 2500"), None);
+    assert_eq!(parse_report("done 2500 0.37 x"), None);
     assert_eq!(parse_report("ready"), None);
-    assert_eq!(parse_report("received -1 0.3"), None);
+    assert_eq!(parse_report("done -1 0.3"), None);
 }
 
 #[test]
 fn cost_per_message_and_cores_at_a_rate() {
     let floor = Floor {
-        written: 1_000_000,
-        received: 500_000,
-        write_s: 10.0,
-        writer_cpu_s: 6.0,
-        reader_cpu_s: 1.5,
+        asked: 1_000_000,
+        done: 500_000,
+        load_s: 10.0,
+        server_cpu_s: 6.0,
+        client_cpu_s: 1.5,
     };
-    assert!((floor.writer_us() - 6.0).abs() < 1e-9);
-    assert!((floor.reader_us() - 3.0).abs() < 1e-9);
-    let (writer, reader) = floor.cores_at(140_000.0);
-    assert!((writer - 0.84).abs() < 1e-9);
-    assert!((reader - 0.42).abs() < 1e-9);
+    assert!((floor.server_us() - 6.0).abs() < 1e-9);
+    assert!((floor.client_us() - 3.0).abs() < 1e-9);
+    let (server, client) = floor.cores_at(140_000.0);
+    assert!((server - 0.84).abs() < 1e-9);
+    assert!((client - 0.42).abs() < 1e-9);
     let nothing = Floor {
-        written: 0,
-        received: 0,
+        asked: 0,
+        done: 0,
         ..floor
     };
-    assert_eq!(nothing.writer_us(), 0.0);
+    assert_eq!(nothing.server_us(), 0.0);
 }
