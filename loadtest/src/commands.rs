@@ -1,5 +1,6 @@
 //! Subcommands besides the run itself: reading the `result.json` of earlier runs, a proxy
-//! that puts a service a round trip away, and the kernel's own cost of a delivery.
+//! that puts a service a round trip away, and the kernel's own cost of a delivery or a
+//! login.
 
 use crate::{curve, delay_proxy, merge, socket_floor};
 
@@ -20,7 +21,9 @@ pub enum Command {
     DelayProxy(delay_proxy::DelayProxyArgs),
     /// Writes messages of a delivery's size over N loopback TCP connections at a set rate,
     /// one send each, to a second process that reads them, and reports each side's CPU per
-    /// message: the floor under a server's and a generator's cost per delivery here.
+    /// message: the floor under a server's and a generator's cost per delivery here. With
+    /// --logins, the second process opens the connections at the rate instead, each for a
+    /// login's round trips, and each side's CPU per login is reported.
     SocketFloor(socket_floor::SocketFloorArgs),
 }
 

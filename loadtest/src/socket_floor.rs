@@ -50,9 +50,9 @@ pub struct SocketFloorArgs {
     /// exchanges of --bytes each way, then held open.
     #[arg(long)]
     logins: bool,
-    /// A login's round trips: an RFC 6120 login over plain TCP takes six (stream header,
-    /// SASL's two steps, the restarted stream, the binding, the first presence).
-    #[arg(long, default_value_t = 6)]
+    /// A login's round trips: an RFC 6120 login over plain TCP takes five (the stream
+    /// header, SASL's two steps, the restarted stream, the binding).
+    #[arg(long, default_value_t = 5)]
     round_trips: u32,
     /// The second process's part: connect to this address (given by the first to the
     /// process it starts).

@@ -41,17 +41,14 @@ pub async fn server_side(args: &SocketFloorArgs) -> anyhow::Result<Floor> {
     let started = std::time::Instant::now();
     // The report is read on a thread of its own, while this runtime answers the logins; this
     // process's CPU is read as soon as it arrives, before the clients' connections close.
-    let (report, after) = tokio::task::spawn_blocking(move || {
+    let (report, after, clients) = tokio::task::spawn_blocking(move || {
         let report = clients.report();
         (report, procstat::sample("self"), clients)
     })
     .await
-    .map(|(report, after, clients)| {
-        drop(clients);
-        (report, after)
-    })
     .context("waiting for the clients' report")?;
     let load_s = started.elapsed().as_secs_f64();
+    drop(clients);
     serving.abort();
     let (completed, client_cpu_s) = report?;
     Ok(Floor {
