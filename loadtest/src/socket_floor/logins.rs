@@ -19,9 +19,6 @@ use super::peer::{self, Peer};
 use super::{Floor, SocketFloorArgs};
 use crate::procstat;
 
-/// The client side's pause between paced batches of connections.
-const PACE_STEP: Duration = Duration::from_millis(1);
-
 /// This process's part: listens, starts the clients' process, answers every login, and
 /// reads the clients' report.
 pub async fn server_side(args: &SocketFloorArgs) -> anyhow::Result<Floor> {
@@ -128,7 +125,8 @@ impl Logins {
         }
     }
 
-    /// Opens the `n` logins at `rate` per second, each a task on the current runtime.
+    /// Opens the `n` logins at `rate` per second (the generator's own pacing), each a task on
+    /// the current runtime.
     pub(super) async fn open_paced(
         &self,
         address: SocketAddr,
@@ -137,37 +135,32 @@ impl Logins {
         bytes: usize,
     ) {
         let message: Arc<[u8]> = vec![b'x'; bytes].into();
-        let mut opened = 0;
-        while opened < self.n {
-            let due = ((self.started.elapsed().as_secs_f64() * rate) as u32).min(self.n);
-            for _ in opened..due {
-                let message = Arc::clone(&message);
-                let completed = Arc::clone(&self.completed);
-                let all_done = Arc::clone(&self.all_done);
-                let n = u64::from(self.n);
-                let failed = Arc::clone(&self.failed);
-                tokio::spawn(async move {
-                    let mut stream = match log_in(address, round_trips, &message).await {
-                        Ok(stream) => stream,
-                        Err(error) => {
-                            if !failed.swap(true, Ordering::Relaxed) {
-                                eprintln!("socket-floor: a login failed (the first): {error}");
-                            }
-                            return;
+        let n = u64::from(self.n);
+        let opening = crate::driver::paced(rate, Duration::MAX / 4, n, |_| {
+            let message = Arc::clone(&message);
+            let completed = Arc::clone(&self.completed);
+            let all_done = Arc::clone(&self.all_done);
+            let failed = Arc::clone(&self.failed);
+            tokio::spawn(async move {
+                let mut stream = match log_in(address, round_trips, &message).await {
+                    Ok(stream) => stream,
+                    Err(error) => {
+                        if !failed.swap(true, Ordering::Relaxed) {
+                            eprintln!("socket-floor: a login failed (the first): {error}");
                         }
-                    };
-                    if completed.fetch_add(1, Ordering::Relaxed) + 1 == n {
-                        all_done.notify_one();
+                        return;
                     }
-                    // Held open, as a bound session is, until the run ends.
-                    let _ = stream.read(&mut [0; 1]).await;
-                });
-            }
-            opened = due;
-            if opened < self.n {
-                tokio::time::sleep(PACE_STEP).await;
-            }
-        }
+                };
+                if completed.fetch_add(1, Ordering::Relaxed) + 1 == n {
+                    all_done.notify_one();
+                }
+                // Held open, as a bound session is, until the run ends.
+                let _ = stream.read(&mut [0; 1]).await;
+            });
+            std::future::ready(Ok(()))
+        });
+        // Opening a login cannot fail; its failures are counted where it runs.
+        let _ = opening.await;
     }
 
     /// The logins completed once all have, or once `wait` has passed since they started.
