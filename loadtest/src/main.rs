@@ -252,7 +252,12 @@ async fn run(args: Args) -> anyhow::Result<bool> {
         tls
     };
     let sources = sources(&args.source, ring.n)?;
-    ensure_descriptors(ring.n)?;
+    ensure_descriptors(
+        ring.n,
+        "sessions",
+        "run several generator processes with fewer users each (--first-user, --start-at, \
+         then `merge`), or raise the hard limit",
+    )?;
     let params = LoginParams {
         server: args.server,
         domain: args.domain.clone(),
@@ -339,15 +344,15 @@ fn sources(given: &[IpAddr], n: u32) -> anyhow::Result<Vec<IpAddr>> {
         .collect())
 }
 
-/// Raises the descriptor limit to the hard limit and checks that N sessions fit.
-fn ensure_descriptors(n: u32) -> anyhow::Result<()> {
+/// Raises the descriptor limit to the hard limit and checks that `n` of `what` fit (with
+/// [`SPARE_FDS`] besides); otherwise says how many it may open and `advice`.
+pub(crate) fn ensure_descriptors(n: u32, what: &str, advice: &str) -> anyhow::Result<()> {
     let need = u64::from(n) + SPARE_FDS;
     let have = rlimit::increase_nofile_limit(u64::MAX).context("cannot raise RLIMIT_NOFILE")?;
     if have < need {
         bail!(
-            "{n} sessions need {need} file descriptors, but this process may open only {have} \
-             (the hard limit of RLIMIT_NOFILE); run several generator processes with fewer \
-             users each (--first-user, --start-at, then `merge`), or raise the hard limit"
+            "{n} {what} need {need} file descriptors, but this process may open only {have} \
+             (the hard limit of RLIMIT_NOFILE); {advice}"
         );
     }
     Ok(())

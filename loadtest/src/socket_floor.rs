@@ -27,8 +27,6 @@ use std::net::SocketAddr;
 
 use anyhow::{Context, bail};
 
-/// Descriptors kept free for everything besides the connections.
-const SPARE_FDS: u64 = 64;
 /// Longest load asked for, in seconds.
 const MAX_DURATION_S: f64 = 3600.0;
 
@@ -132,7 +130,11 @@ pub async fn execute(args: &SocketFloorArgs) -> anyhow::Result<bool> {
     if args.logins && args.round_trips == 0 {
         bail!("--round-trips must be at least 1");
     }
-    ensure_descriptors(args.connections)?;
+    crate::ensure_descriptors(
+        args.connections,
+        "connections",
+        "each side holds one per connection; ask for fewer, or raise the hard limit",
+    )?;
     if let Some(address) = args.receive_from {
         if !address.ip().is_loopback() {
             bail!("socket-floor connects to loopback addresses only, not {address}");
@@ -193,19 +195,6 @@ fn table(args: &SocketFloorArgs, floor: &Floor) -> String {
         client_cores,
         server_cores + client_cores,
     )
-}
-
-/// Raises the descriptor limit to the hard limit and checks that `n` connections fit.
-fn ensure_descriptors(n: u32) -> anyhow::Result<()> {
-    let need = u64::from(n) + SPARE_FDS;
-    let have = rlimit::increase_nofile_limit(u64::MAX).context("cannot raise RLIMIT_NOFILE")?;
-    if have < need {
-        bail!(
-            "{n} connections need {need} file descriptors on each side, but this process may \
-             open only {have} (the hard limit of RLIMIT_NOFILE)"
-        );
-    }
-    Ok(())
 }
 
 #[cfg(test)]
