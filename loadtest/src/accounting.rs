@@ -247,6 +247,29 @@ impl Ledger {
         );
     }
 
+    /// Takes back the expectations of the measured stanza `seq`, which was never sent.
+    pub fn withdraw(&mut self, seq: u64) {
+        if let Some(e) = self.measured.remove(&seq) {
+            let n = e.waiting.len() as u64;
+            self.stats[e.phase.index()].expected -= n;
+            self.outstanding -= n;
+        }
+    }
+
+    /// Takes back the mesh pairs of `sender`'s initial presence to `recipients`, which was
+    /// never sent; pairs already seen (through probes) stay.
+    pub fn withdraw_mesh(&mut self, sender: u32, recipients: &[u32]) {
+        for &r in recipients {
+            if let Entry::Occupied(pair) = self.mesh.entry((sender, r))
+                && *pair.get() == 0
+            {
+                pair.remove();
+                self.mesh_waiting -= 1;
+                self.stats[Phase::Initial.index()].expected -= 1;
+            }
+        }
+    }
+
     /// Makes room for `stanzas` more measured stanzas (at most [`MAX_RESERVED`]), before the
     /// measured phase. The expectations stay in one map to the run's end (a late second copy
     /// is still a duplicate), and a map that grows while stanzas are sent rehashes everything

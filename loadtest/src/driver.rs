@@ -181,19 +181,34 @@ impl Driver {
         };
         stanza.set_attr("id", format!("lt-{seq}"));
         stanza.push_child(stamp.element());
-        {
+        // The initial presence's recipients, kept to withdraw its pairs.
+        let mesh = {
             let mut l = self.ledger();
             match phase {
-                Phase::Initial => l.expect_mesh(session.index, &recipients),
-                _ => l.expect(phase, seq, session.index, recipients),
+                Phase::Initial => {
+                    l.expect_mesh(session.index, &recipients);
+                    Some(recipients)
+                }
+                _ => {
+                    l.expect(phase, seq, session.index, recipients);
+                    None
+                }
             }
+        };
+        if session.ended.load(Ordering::Relaxed) || session.tx.send(stanza).await.is_err() {
+            // Not sent, so not expected: what the session's end cost is counted by what was
+            // sent before it and never arrived.
+            let mut l = self.ledger();
+            match mesh {
+                Some(recipients) => l.withdraw_mesh(session.index, &recipients),
+                None => l.withdraw(seq),
+            }
+            return Err(SessionClosed {
+                user: session.index,
+            }
+            .into());
         }
-        session
-            .tx
-            .send(stanza)
-            .await
-            .ok()
-            .with_context(|| format!("session of user{} has closed", session.index))
+        Ok(())
     }
 
     /// Waits until `done` holds or `limit` has passed; returns whether `done` held.
@@ -227,9 +242,33 @@ pub fn lock<T>(l: &Mutex<T>) -> MutexGuard<'_, T> {
     l.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// A session that could take no more stanzas: its stream had ended (the server closed it or
+/// went away), so its writer had stopped.
+#[derive(Debug, thiserror::Error)]
+#[error("session of user{user} has closed")]
+pub struct SessionClosed {
+    /// The user whose session it was.
+    pub user: u32,
+}
+
+/// Pacing ended by a call that failed.
+#[derive(Debug, thiserror::Error)]
+#[error("{error:#}")]
+pub struct Stopped {
+    /// The calls that succeeded before it.
+    pub calls: u64,
+    /// Why the call failed.
+    pub error: anyhow::Error,
+}
+
 /// Calls `f(step)` at `rate` per second for `duration` (and at most `max` times); returns the
-/// number of calls.
-pub async fn paced<F, Fut>(rate: f64, duration: Duration, max: u64, mut f: F) -> anyhow::Result<u64>
+/// number of calls, or, at the first call that fails, how many succeeded and why it failed.
+pub async fn paced<F, Fut>(
+    rate: f64,
+    duration: Duration,
+    max: u64,
+    mut f: F,
+) -> Result<u64, Stopped>
 where
     F: FnMut(u64) -> Fut,
     Fut: Future<Output = anyhow::Result<()>>,
@@ -243,7 +282,9 @@ where
         if Instant::now() >= end {
             break;
         }
-        f(step).await?;
+        if let Err(error) = f(step).await {
+            return Err(Stopped { calls: step, error });
+        }
         step += 1;
     }
     Ok(step)

@@ -302,10 +302,20 @@ async fn run(args: Args) -> anyhow::Result<bool> {
         )
     };
     let server = match (args.server_pid, server_before) {
-        (Some(pid), Some(before)) => {
-            let end = procstat::sample(&pid.to_string())?;
-            Some((pid, before, outcome.login.server_bound.unwrap_or(end), end))
-        }
+        (Some(pid), Some(before)) => match procstat::sample(&pid.to_string()) {
+            Ok(end) => Some((pid, before, outcome.login.server_bound.unwrap_or(end), end)),
+            Err(_) => {
+                let exited = format!(
+                    "the server process (PID {pid}) had exited by the end of the run, so its \
+                     CPU and memory are not reported"
+                );
+                outcome.ended_early = Some(match outcome.ended_early.take() {
+                    Some(why) => format!("{why}; {exited}"),
+                    None => exited,
+                });
+                None
+            }
+        },
         _ => None,
     };
     let sessions = std::mem::take(&mut outcome.sessions);

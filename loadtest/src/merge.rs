@@ -259,8 +259,21 @@ fn outcome(reports: &[&Report], notes: &mut Vec<String>) -> anyhow::Result<Outco
         send_s: send_end_us.saturating_sub(send_start_us) as f64 / 1e6,
         send_start_us,
         sessions: Vec::new(),
+        ended_early: ended_early(reports),
         server_idle: None,
     })
+}
+
+/// Why the processes that ended early did, each named by its first user.
+fn ended_early(reports: &[&Report]) -> Option<String> {
+    let why: Vec<String> = reports
+        .iter()
+        .filter_map(|r| {
+            let why = r.outcome.ended_early.as_ref()?;
+            Some(format!("the process from user{}: {why}", r.first_user))
+        })
+        .collect();
+    (!why.is_empty()).then(|| why.join("; "))
 }
 
 /// The server processes' cost, each PID once, and the PIDs.

@@ -190,7 +190,8 @@ pub struct Report {
     /// The machine second by second (steal, idle, the server's and the generator's cores).
     #[serde(default)]
     pub machine: Vec<machine::Second>,
-    /// No missing or duplicate delivery, no misdelivery, no disconnect, no error.
+    /// No missing or duplicate delivery, no misdelivery, no disconnect, no error, and the
+    /// run not ended early ([`Outcome::ended_early`]).
     pub ok: bool,
     /// For a report merged from several generator processes: which.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -278,7 +279,8 @@ impl Report {
             }),
         });
         let (disconnects, errors) = counters;
-        let ok = verdict(&phases, ledger.unexpected, disconnects, errors);
+        let ok = verdict(&phases, ledger.unexpected, disconnects, errors)
+            && outcome.ended_early.is_none();
         Self {
             scenario,
             users,
@@ -318,6 +320,9 @@ impl Report {
             self.scenario, self.users, self.contacts
         );
         let _ = writeln!(s, "Result: **{}**\n", if self.ok { "pass" } else { "FAIL" });
+        if let Some(why) = &o.ended_early {
+            let _ = writeln!(s, "- Ended early: {why}");
+        }
         let _ = writeln!(
             s,
             "- Logins: {} in {:.2} s ({:.0}/s); connect-to-bound p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",

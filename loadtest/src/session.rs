@@ -6,7 +6,7 @@
 //! `select!`ing over both.
 
 use std::net::{IpAddr, SocketAddr};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use anyhow::Context;
@@ -88,6 +88,11 @@ pub struct Session {
     pub index: u32,
     /// Stanzas to write.
     pub tx: mpsc::Sender<Element>,
+    /// Set by the reader when the server's stream has ended. The writer stops only when a
+    /// write fails, which on TCP is the second one after the peer has gone (the first
+    /// draws its reset); checked before each send, it keeps stanzas that could never arrive
+    /// from being sent and counted as missing.
+    pub ended: Arc<AtomicBool>,
 }
 
 /// Opens a TCP connection from `source` (if given) to `server`.
@@ -125,15 +130,17 @@ pub async fn login(
     let (reader, writer) = stream.into_split();
     let (tx, rx) = mpsc::channel(WRITE_QUEUE);
     tokio::spawn(write_loop(writer, rx));
+    let ended = Arc::new(AtomicBool::new(false));
     let reader_task = ReadLoop {
         index,
         domain: p.domain.clone(),
         ledger,
         counters,
         tx: tx.clone(),
+        ended: ended.clone(),
     };
     tokio::spawn(reader_task.run(reader));
-    Ok(Session { index, tx })
+    Ok(Session { index, tx, ended })
 }
 
 async fn write_loop(mut w: Writer, mut rx: mpsc::Receiver<Element>) {
@@ -158,6 +165,8 @@ struct ReadLoop {
     counters: Arc<Counters>,
     /// Answers to server pings; a clone of the session's own writer queue.
     tx: mpsc::Sender<Element>,
+    /// [`Session::ended`].
+    ended: Arc<AtomicBool>,
 }
 
 impl ReadLoop {
@@ -182,6 +191,7 @@ impl ReadLoop {
     }
 
     fn disconnected(&self) {
+        self.ended.store(true, Ordering::Relaxed);
         self.counters.disconnects.fetch_add(1, Ordering::Relaxed);
     }
 

@@ -38,6 +38,27 @@ fn a_reserved_ledger_does_not_grow_while_the_planned_stanzas_are_expected() {
     assert_eq!(l.measured.capacity(), capacity);
 }
 
+/// A stanza its session could not take was never sent: it is neither expected nor missing,
+/// while what was sent before it and never arrived still is.
+#[test]
+fn a_withdrawn_stanza_is_neither_expected_nor_missing() {
+    let mut l = Ledger::new(T0);
+    l.expect(Phase::Presence, 1, 1, vec![2, 3]);
+    l.expect(Phase::Presence, 2, 4, vec![5, 6]);
+    l.receive(receipt(2, 1, 1, T0, T0 + 100));
+    l.withdraw(2);
+    assert_eq!(l.outstanding(), 1);
+    // Withdrawing what is not expected (again) changes nothing.
+    l.withdraw(2);
+    l.withdraw(77);
+    // A copy of it arriving after all matches nothing.
+    l.receive(receipt(5, 4, 2, T0, T0 + 200));
+    assert_eq!(l.unexpected, 1);
+    l.finish();
+    let s = l.stats(Phase::Presence);
+    assert_eq!((s.expected, s.delivered, s.missing), (2, 1, 1));
+}
+
 #[test]
 fn a_duplicate_is_counted_and_does_not_fill_a_gap() {
     let mut l = Ledger::new(T0);
@@ -142,6 +163,26 @@ fn a_missing_mesh_pair_is_counted() {
     l.receive(receipt(2, 1, 100, T0, T0 + 50));
     l.finish();
     assert_eq!(l.stats(Phase::Initial).missing, 1);
+}
+
+/// An initial presence its session could not take takes back the pairs it would have made;
+/// a pair its recipient already saw (a probe answer), and other senders' pairs, stay.
+#[test]
+fn a_withdrawn_initial_presence_takes_back_only_its_unseen_pairs() {
+    let mut l = Ledger::new(T0);
+    l.expect_mesh(2, &[1]);
+    l.expect_mesh(1, &[2, 3, 4]);
+    l.receive(Receipt {
+        recipient: 3,
+        sender: Some(1),
+        stamp: None,
+        recv_us: T0 + 60,
+    });
+    l.withdraw_mesh(1, &[2, 3, 4]);
+    assert_eq!(l.mesh_waiting(), 1);
+    l.finish();
+    let s = l.stats(Phase::Initial);
+    assert_eq!((s.expected, s.delivered, s.missing), (2, 1, 1));
 }
 
 #[test]

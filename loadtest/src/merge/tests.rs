@@ -71,6 +71,11 @@ fn ledger(run: &Run, seed: u64, all: &mut Ledger) -> Ledger {
 }
 
 fn report(run: &Run, seed: u64, all: &mut Ledger) -> Report {
+    report_ending(run, seed, all, None)
+}
+
+/// [`report`], of a run that ended early for the reason given.
+fn report_ending(run: &Run, seed: u64, all: &mut Ledger, ended_early: Option<String>) -> Report {
     let l = ledger(run, seed, all);
     let mut logins = Histogram::<u64>::new_with_bounds(1, 3_600_000_000, 3).unwrap();
     logins.record(1000 + seed * 100).unwrap();
@@ -88,6 +93,7 @@ fn report(run: &Run, seed: u64, all: &mut Ledger) -> Report {
         send_s: run.changes as f64 * 0.02,
         send_start_us: run.start_us + 1_000_000,
         sessions: Vec::new(),
+        ended_early,
         server_idle: run.server.map(|(pid, _, _)| Sample {
             cpu_s: 0.0,
             rss_bytes: (11 + u64::from(pid) - 40) << 20,
@@ -275,6 +281,45 @@ fn overlapping_partitions_and_mixed_runs_are_refused() {
     let old: Report = serde_json::from_value(json).unwrap();
     let e = merge(vec![("old".into(), old)]).unwrap_err();
     assert!(e.to_string().contains("no latency histograms"), "{e}");
+}
+
+/// A process whose run ended early (a session found closed) fails on its own, with nothing
+/// missing, and fails the merged run, which says which process it was and why.
+#[test]
+fn a_process_that_ended_early_fails_the_merged_run_and_is_named() {
+    let why = "the measured phase stopped after 5 stanzas: the session of user41 had closed \
+               (the server closed it or went away)";
+    let report = |first, n, seed, ended_early: Option<&str>| {
+        let run = Run {
+            ring: ring(first, n),
+            start_us: T0,
+            changes: 5,
+            lost: 0,
+            server: None,
+        };
+        report_ending(
+            &run,
+            seed,
+            &mut Ledger::new(T0),
+            ended_early.map(str::to_owned),
+        )
+    };
+    let a = report(0, 40, 1, None);
+    let b = report(40, 10, 2, Some(why));
+    assert!(a.ok);
+    assert!(b.phases.iter().all(|p| p.missing == 0));
+    assert!(!b.ok);
+    let md = b.markdown();
+    assert!(
+        md.contains(&format!("Result: **FAIL**\n\n- Ended early: {why}\n")),
+        "{md}"
+    );
+    let merged = merge(vec![("a".into(), a), ("b".into(), b)]).unwrap();
+    assert!(!merged.ok);
+    assert_eq!(
+        merged.outcome.ended_early,
+        Some(format!("the process from user40: {why}"))
+    );
 }
 
 #[test]

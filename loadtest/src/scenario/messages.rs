@@ -5,12 +5,12 @@ use xmpp_core::{Element, ns};
 
 use super::{Rng, Timing};
 use crate::accounting::Phase;
-use crate::driver::{Driver, paced};
+use crate::driver::{Driver, Stopped, paced};
 use crate::provision::username;
 use crate::session::Session;
 
 /// Sends chat messages at `t.rate` for `t.duration`; returns how many.
-pub async fn chat(d: &Driver, sessions: &[Session], t: Timing) -> anyhow::Result<u64> {
+pub async fn chat(d: &Driver, sessions: &[Session], t: Timing) -> Result<u64, Stopped> {
     let mut rng = Rng::new(0xc4a7);
     let n = d.ring.n;
     let domain = d.params.domain.clone();

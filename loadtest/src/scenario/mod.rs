@@ -5,14 +5,15 @@
 //! several generator processes, each with its own partition of the users, load the server
 //! during the same window and their results can be merged.
 
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use anyhow::bail;
 use serde::{Deserialize, Serialize};
 use xmpp_core::{Element, ns};
 
-use crate::accounting::Phase;
-use crate::driver::{Driver, LoginReport};
+use crate::accounting::{Ledger, Phase};
+use crate::driver::{Driver, LoginReport, SessionClosed, Stopped};
 use crate::session::Session;
 use crate::stamp::now_us;
 
@@ -85,6 +86,12 @@ pub struct Outcome {
     /// Sessions that were open when the measured phase ended (before closing).
     #[serde(skip)]
     pub sessions: Vec<Session>,
+    /// Why the run did not go as planned: a session closed while stanzas were being sent (the
+    /// server closed it or went away), so the phase stopped there; or the server process
+    /// exited before the end. The report still gives everything measured up to then, and
+    /// fails.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended_early: Option<String>,
     /// The server process once the initial presence settled, every session bound and idle
     /// (with `--server-pid`).
     #[serde(skip)]
@@ -109,7 +116,14 @@ pub async fn run(d: &Driver, scenario: Scenario, t: Timing) -> anyhow::Result<Ou
     if scenario == Scenario::Login {
         return Ok(out);
     }
-    out.mesh_s = initial_presence(d, &out.sessions, t).await?;
+    match initial_presence(d, &out.sessions, t).await {
+        Ok(mesh_s) => out.mesh_s = mesh_s,
+        Err(stopped) => {
+            out.ended_early = Some(closed_session(stopped, "the initial presence")?);
+            drain(d, &out.sessions, t.drain, Ledger::mesh_waiting).await;
+            return Ok(out);
+        }
+    }
     out.server_idle = d
         .server_pid
         .and_then(|pid| crate::procstat::sample(&pid.to_string()).ok());
@@ -119,14 +133,51 @@ pub async fn run(d: &Driver, scenario: Scenario, t: Timing) -> anyhow::Result<Ou
         .set_prefix(format!("{scenario:?}").to_lowercase());
     let start = Instant::now();
     out.send_start_us = now_us();
-    out.sent = match scenario {
-        Scenario::Presence => presence::changes(d, &out.sessions, t).await?,
-        _ => messages::chat(d, &out.sessions, t).await?,
+    let sent = match scenario {
+        Scenario::Presence => presence::changes(d, &out.sessions, t).await,
+        _ => messages::chat(d, &out.sessions, t).await,
+    };
+    out.sent = match sent {
+        Ok(sent) => sent,
+        Err(stopped) => {
+            let sent = stopped.calls;
+            out.ended_early = Some(closed_session(stopped, "the measured phase")?);
+            sent
+        }
     };
     out.send_s = start.elapsed().as_secs_f64();
-    d.progress.set_prefix("drain");
-    d.wait_for(t.drain, |l| l.outstanding() == 0).await;
+    drain(d, &out.sessions, t.drain, Ledger::outstanding).await;
     Ok(out)
+}
+
+/// What to report when pacing `what` stopped at a session that had closed: the server
+/// closing streams or going away mid-run is a result, which the report gives with everything
+/// measured up to then, rather than an error that loses it. Any other failure stays one.
+fn closed_session(stopped: Stopped, what: &str) -> anyhow::Result<String> {
+    match stopped.error.downcast_ref::<SessionClosed>() {
+        Some(closed) => Ok(format!(
+            "{what} stopped after {} stanzas: the session of user{} had closed (the server \
+             closed it or went away)",
+            stopped.calls, closed.user
+        )),
+        None => Err(stopped.into()),
+    }
+}
+
+/// Waits at most `limit` for what was sent to arrive, until nothing is `awaited`; no longer
+/// once every session's stream has ended, since nothing more can.
+async fn drain(
+    d: &Driver,
+    sessions: &[Session],
+    limit: Duration,
+    awaited: impl Fn(&Ledger) -> u64,
+) {
+    d.progress.set_prefix("drain");
+    let all = sessions.len() as u64;
+    d.wait_for(limit, |l| {
+        awaited(l) == 0 || d.counters.disconnects.load(Ordering::Relaxed) >= all
+    })
+    .await;
 }
 
 /// Fails unless `at_us` is still ahead.
@@ -169,7 +220,7 @@ async fn initial_presence(
     d: &Driver,
     sessions: &[Session],
     t: Timing,
-) -> anyhow::Result<Option<f64>> {
+) -> Result<Option<f64>, Stopped> {
     d.progress.set_prefix("initial presence");
     let start = Instant::now();
     let start_us = now_us();
@@ -222,7 +273,103 @@ impl Rng {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::AtomicBool;
+
+    use tokio::sync::mpsc;
+
     use super::*;
+    use crate::session::{LoginParams, login_options};
+    use crate::topology::Ring;
+    use crate::workers::Workers;
+
+    fn timing(rate: f64, max_stanzas: u64) -> Timing {
+        Timing {
+            login_rate: 100.0,
+            rate,
+            duration: Duration::from_secs(20),
+            max_stanzas,
+            settle: Duration::from_secs(1),
+            drain: Duration::from_secs(1),
+            start_at_us: None,
+        }
+    }
+
+    /// A driver for `n` users with `k` contacts, and sessions whose stanzas stay in their
+    /// queues (returned with them); the stream of `ended` has ended.
+    fn driver_and_sessions(
+        n: u32,
+        k: u32,
+        ended: u32,
+    ) -> (Driver, Vec<Session>, Vec<mpsc::Receiver<Element>>) {
+        let params = LoginParams {
+            server: "127.0.0.1:5222".parse().unwrap(),
+            domain: "localhost".into(),
+            password: "p".into(),
+            sources: Vec::new(),
+            options: login_options(None, None, false, false),
+        };
+        let d = Driver::new(params, Ring::new(n, k).unwrap(), Workers::start(1).unwrap());
+        let (sessions, queues) = (0..n)
+            .map(|index| {
+                let (tx, rx) = mpsc::channel(64);
+                let ended = Arc::new(AtomicBool::new(index == ended));
+                (Session { index, tx, ended }, rx)
+            })
+            .unzip();
+        (d, sessions, queues)
+    }
+
+    /// The measured phase stops at the first stanza for a session whose stream has ended;
+    /// what was sent before it stays expected, it does not, and the report is told why.
+    #[tokio::test]
+    async fn a_session_found_closed_stops_the_phase_after_what_was_sent() {
+        let (d, sessions, mut queues) = driver_and_sessions(6, 2, 3);
+        let stopped = presence::changes(&d, &sessions, timing(1e6, 200))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            stopped
+                .error
+                .downcast_ref::<SessionClosed>()
+                .map(|c| c.user),
+            Some(3)
+        );
+        let queued: u64 = queues
+            .iter_mut()
+            .map(|q| std::iter::from_fn(|| q.try_recv().ok()).count() as u64)
+            .sum();
+        assert_eq!(queued, stopped.calls);
+        assert!(
+            stopped.calls > 0,
+            "the deterministic picks reach user3 later"
+        );
+        assert_eq!(d.ledger().outstanding(), stopped.calls * 2);
+        assert_eq!(
+            d.ledger().stats(Phase::Presence).expected,
+            stopped.calls * 2
+        );
+        let calls = stopped.calls;
+        assert_eq!(
+            closed_session(stopped, "the measured phase").unwrap(),
+            format!(
+                "the measured phase stopped after {calls} stanzas: the session of user3 had \
+                 closed (the server closed it or went away)"
+            )
+        );
+    }
+
+    /// Only a closed session ends a run early with a report; any other failure stays an
+    /// error.
+    #[test]
+    fn other_failures_stay_errors() {
+        let stopped = Stopped {
+            calls: 3,
+            error: anyhow::anyhow!("the ledger is gone"),
+        };
+        let error = closed_session(stopped, "the measured phase").unwrap_err();
+        assert_eq!(error.to_string(), "the ledger is gone");
+    }
 
     #[test]
     fn planned_stanzas_are_rate_times_duration_at_most_the_maximum() {

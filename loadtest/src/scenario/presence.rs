@@ -5,11 +5,11 @@ use xmpp_core::{Element, ns};
 
 use super::{Rng, Timing};
 use crate::accounting::Phase;
-use crate::driver::{Driver, paced};
+use crate::driver::{Driver, Stopped, paced};
 use crate::session::Session;
 
 /// Sends presence changes at `t.rate` for `t.duration`; returns how many.
-pub async fn changes(d: &Driver, sessions: &[Session], t: Timing) -> anyhow::Result<u64> {
+pub async fn changes(d: &Driver, sessions: &[Session], t: Timing) -> Result<u64, Stopped> {
     let mut rng = Rng::new(0x5eed);
     let n = d.ring.n;
     paced(t.rate, t.duration, t.max_stanzas, |step| {
