@@ -57,6 +57,9 @@ pub struct Point {
     /// The machine while the deliveries arrived: the server's and the generator's cores,
     /// idle and steal.
     pub machine: Option<machine::Span>,
+    /// The run ended early (a session closed, the server went away): not held, whatever
+    /// arrived of what was sent.
+    pub ended_early: bool,
 }
 
 impl Point {
@@ -77,12 +80,13 @@ impl Point {
             p99_us: phase.p99_us,
             max_us: phase.max_us,
             machine: phase.machine(&report.machine),
+            ended_early: report.outcome.ended_early.is_some(),
         })
     }
 
-    /// Every delivery arrived once, p99 under `limit_us`.
+    /// Every delivery arrived once, p99 under `limit_us`, and the run went to its end.
     fn holds(&self, limit_us: u64) -> bool {
-        self.missing == 0 && self.duplicates == 0 && self.p99_us < limit_us
+        !self.ended_early && self.missing == 0 && self.duplicates == 0 && self.p99_us < limit_us
     }
 }
 
@@ -158,9 +162,18 @@ pub fn series(runs: Vec<(String, Option<String>, Point)>) -> Vec<Series> {
 pub fn execute(args: &CurveArgs) -> anyhow::Result<String> {
     let mut runs = Vec::with_capacity(args.inputs.len());
     let mut first: Option<Report> = None;
+    let mut left_out = Vec::new();
     for input in &args.inputs {
         let (_, report) = crate::merge::read(input)?;
-        let point = Point::of(&report).with_context(|| format!("{}", input.display()))?;
+        let point = match (Point::of(&report), &report.outcome.ended_early) {
+            (Ok(point), _) => point,
+            // Ended before its measured phase: no load was offered to draw.
+            (Err(_), Some(why)) => {
+                left_out.push(format!("{}: ended early: {why}", input.display()));
+                continue;
+            }
+            (Err(e), None) => return Err(e.context(format!("{}", input.display()))),
+        };
         let version = std::fs::read_to_string(run_dir(input).join("version.txt"))
             .ok()
             .map(|v| v.trim().to_owned())
@@ -177,7 +190,10 @@ pub fn execute(args: &CurveArgs) -> anyhow::Result<String> {
         first.get_or_insert(report);
     }
     let Some(first) = first else {
-        bail!("no runs given");
+        bail!(
+            "no run with a measured phase given ({} ended before it)",
+            left_out.len()
+        );
     };
     let all = series(runs);
     let title = format!(
@@ -186,7 +202,13 @@ pub fn execute(args: &CurveArgs) -> anyhow::Result<String> {
     );
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("cannot create {}", args.out.display()))?;
-    let md = markdown(&title, &all);
+    let mut md = markdown(&title, &all);
+    if !left_out.is_empty() {
+        let _ = writeln!(md, "\nLeft out, ended before their measured phase:\n");
+        for run in &left_out {
+            let _ = writeln!(md, "- {run}");
+        }
+    }
     std::fs::write(args.out.join("curve.md"), &md)?;
     svg(&args.out.join("curve.svg"), &title, &all)?;
     Ok(md)
@@ -216,13 +238,17 @@ pub fn markdown(title: &str, all: &[Series]) -> String {
                 ),
                 None => "-".to_owned(),
             };
+            let missing = if p.ended_early {
+                format!("{} (ended early)", p.missing)
+            } else {
+                p.missing.to_string()
+            };
             let _ = writeln!(
                 s,
-                "| {} | {:.0} | {:.0} | {} | {} | {} | {} | {} | {machine} |",
+                "| {} | {:.0} | {:.0} | {missing} | {} | {} | {} | {} | {machine} |",
                 x.server,
                 p.offered_per_s,
                 p.delivered_per_s,
-                p.missing,
                 p.duplicates,
                 ms(p.p50_us),
                 ms(p.p99_us),
@@ -232,8 +258,8 @@ pub fn markdown(title: &str, all: &[Series]) -> String {
     }
     let _ = writeln!(
         s,
-        "\nHeld: the highest offered load with every delivery arriving once and p99 under the \
-         limit, at that load and every lower one.\n"
+        "\nHeld: the highest offered load with every delivery arriving once, p99 under the \
+         limit and the run not ended early, at that load and every lower one.\n"
     );
     let _ = writeln!(s, "| server | p99 under 1 s | p99 under 100 ms |");
     let _ = writeln!(s, "|---|---:|---:|");

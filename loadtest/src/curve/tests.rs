@@ -71,6 +71,7 @@ fn point(offered_per_s: f64, missing: u64, p99_us: u64) -> Point {
         p99_us,
         max_us: p99_us * 2,
         machine: None,
+        ended_early: false,
     }
 }
 
@@ -208,8 +209,8 @@ fn the_table_lists_every_run_and_what_each_server_held() {
          | starling | 80000 | 80000 | 0 | 0 | 298 | 1191 | 2382 | - |\n\
          | ejabberd | 9000 | 9000 | 0 | 0 | 358 | 1432 | 2864 | - |\n\
          \n\
-         Held: the highest offered load with every delivery arriving once and p99 under the \
-         limit, at that load and every lower one.\n\
+         Held: the highest offered load with every delivery arriving once, p99 under the \
+         limit and the run not ended early, at that load and every lower one.\n\
          \n\
          | server | p99 under 1 s | p99 under 100 ms |\n\
          |---|---:|---:|\n\
@@ -284,6 +285,65 @@ fn a_series_of_run_directories_gives_the_table_and_the_plot() {
     inputs.push(other);
     let e = execute(&CurveArgs { out, inputs }).unwrap_err();
     assert!(e.to_string().contains("another scenario, N or K"), "{e}");
+}
+
+/// A run that ended early (its server went away) is a point on the curve but not held, even
+/// with nothing in flight lost; one that ended before its measured phase offered no load to
+/// draw, and is named below the table instead.
+#[test]
+fn runs_that_ended_early_are_not_held_and_those_without_a_measured_phase_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let why = "the measured phase stopped after 3000 stanzas: the session of user7 had closed \
+               (the server closed it or went away)";
+    let mut inputs = Vec::new();
+    for (name, expected, ended_early, measured) in [
+        ("prosody-300", 120_000, false, true),
+        ("prosody-400", 160_000, true, true),
+        ("prosody-500", 200_000, true, false),
+    ] {
+        let mut r = report(expected, 20.0, 0, 50_000);
+        if ended_early {
+            r.outcome.ended_early = Some(why.to_owned());
+            r.ok = false;
+        }
+        if !measured {
+            r.phases.retain(|p| p.phase == Phase::Initial);
+            r.outcome.send_s = 0.0;
+        }
+        let run = dir.path().join(name);
+        r.write(&run).unwrap();
+        inputs.push(run);
+    }
+    let out = dir.path().join("curve");
+    let table = execute(&CurveArgs {
+        out,
+        inputs: inputs.clone(),
+    })
+    .unwrap();
+    assert!(
+        table.contains("| prosody | 8000 | 80000 | 0 (ended early) | 0 |"),
+        "{table}"
+    );
+    assert!(
+        table.contains("| prosody | 6000/s (p99 50.0 ms) | 6000/s (p99 50.0 ms) |"),
+        "{table}"
+    );
+    let left_out = format!(
+        "\nLeft out, ended before their measured phase:\n\n- {}: ended early: {why}\n",
+        inputs[2].display()
+    );
+    assert!(table.ends_with(&left_out), "{table}");
+
+    // Nothing to draw at all.
+    let e = execute(&CurveArgs {
+        out: dir.path().join("none"),
+        inputs: vec![inputs[2].clone()],
+    })
+    .unwrap_err();
+    assert!(
+        e.to_string().contains("no run with a measured phase"),
+        "{e}"
+    );
 }
 
 #[test]
