@@ -56,7 +56,7 @@ pub struct SocketFloorArgs {
     /// process it starts).
     #[arg(long, hide = true)]
     receive_from: Option<SocketAddr>,
-    /// The second process's part: the messages to wait for.
+    /// The second process's part, for deliveries: the messages to wait for.
     #[arg(long, hide = true, default_value_t = 0)]
     expect: u64,
 }
@@ -74,7 +74,7 @@ impl SocketFloorArgs {
 
 /// What one run measured: the messages written or logins asked, those that arrived or
 /// completed, and each side's CPU meanwhile.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug)]
 pub struct Floor {
     pub asked: u64,
     pub done: u64,

@@ -31,7 +31,7 @@ pub fn writing_side(args: &SocketFloorArgs) -> anyhow::Result<Floor> {
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).context("listening on loopback")?;
     let address = listener.local_addr()?;
     let expect = (args.rate * args.duration).round() as u64;
-    let mut reader = Peer::start(args, address, expect)?;
+    let mut reader = Peer::start(args, address, Some(expect))?;
     let mut connections = accept(&listener, args.connections, &mut reader.child)?;
     reader.ready()?;
     let message = vec![b'x'; args.bytes];

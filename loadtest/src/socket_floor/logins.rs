@@ -26,7 +26,7 @@ pub async fn server_side(args: &SocketFloorArgs) -> anyhow::Result<Floor> {
         .await
         .context("listening on loopback")?;
     let address = listener.local_addr()?;
-    let mut clients = Peer::start(args, address, u64::from(args.connections))?;
+    let mut clients = Peer::start(args, address, None)?;
     clients.ready()?;
     let serving = tokio::spawn(serve(
         listener,

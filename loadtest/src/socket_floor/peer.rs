@@ -30,9 +30,13 @@ impl Drop for Peer {
 }
 
 impl Peer {
-    /// Starts this program again as the second process, to connect to `address` and expect
-    /// `expect` messages.
-    pub fn start(args: &SocketFloorArgs, address: SocketAddr, expect: u64) -> anyhow::Result<Self> {
+    /// Starts this program again as the second process, to connect to `address` and, for
+    /// deliveries, expect `expect` messages (for logins it counts `--connections`).
+    pub fn start(
+        args: &SocketFloorArgs,
+        address: SocketAddr,
+        expect: Option<u64>,
+    ) -> anyhow::Result<Self> {
         let exe = std::env::current_exe().context("finding this program to start its peer")?;
         let mut command = Command::new(exe);
         command
@@ -42,8 +46,10 @@ impl Peer {
             .args(["--bytes", &args.bytes.to_string()])
             .args(["--duration", &args.duration.to_string()])
             .args(["--rate", &args.rate.to_string()])
-            .args(["--round-trips", &args.round_trips.to_string()])
-            .args(["--expect", &expect.to_string()]);
+            .args(["--round-trips", &args.round_trips.to_string()]);
+        if let Some(expect) = expect {
+            command.args(["--expect", &expect.to_string()]);
+        }
         if args.logins {
             command.arg("--logins");
         }
