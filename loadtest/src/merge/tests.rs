@@ -250,18 +250,27 @@ fn a_server_measured_by_several_processes_counts_once() {
     assert_eq!(merged.merged.as_ref().unwrap().server_pids, [42]);
 }
 
+/// The report of a process with users `first`.. (`n` of them), five changes from `T0`, no
+/// server measured.
+fn small_report(first: u32, n: u32, seed: u64, ended_early: Option<&str>) -> Report {
+    let run = Run {
+        ring: ring(first, n),
+        start_us: T0,
+        changes: 5,
+        lost: 0,
+        server: None,
+    };
+    report_ending(
+        &run,
+        seed,
+        &mut Ledger::new(T0),
+        ended_early.map(str::to_owned),
+    )
+}
+
 #[test]
 fn overlapping_partitions_and_mixed_runs_are_refused() {
-    let report = |first, n, seed| {
-        let run = Run {
-            ring: ring(first, n),
-            start_us: T0,
-            changes: 5,
-            lost: 0,
-            server: None,
-        };
-        report(&run, seed, &mut Ledger::new(T0))
-    };
+    let report = |first, n, seed| small_report(first, n, seed, None);
     let a = report(0, 40, 1);
     let b = report(39, 10, 2);
     let e = merge(vec![("a".into(), a), ("b".into(), b)]).unwrap_err();
@@ -289,23 +298,8 @@ fn overlapping_partitions_and_mixed_runs_are_refused() {
 fn a_process_that_ended_early_fails_the_merged_run_and_is_named() {
     let why = "the measured phase stopped after 5 stanzas: the session of user41 had closed \
                (the server closed it or went away)";
-    let report = |first, n, seed, ended_early: Option<&str>| {
-        let run = Run {
-            ring: ring(first, n),
-            start_us: T0,
-            changes: 5,
-            lost: 0,
-            server: None,
-        };
-        report_ending(
-            &run,
-            seed,
-            &mut Ledger::new(T0),
-            ended_early.map(str::to_owned),
-        )
-    };
-    let a = report(0, 40, 1, None);
-    let b = report(40, 10, 2, Some(why));
+    let a = small_report(0, 40, 1, None);
+    let b = small_report(40, 10, 2, Some(why));
     assert!(a.ok);
     assert!(b.phases.iter().all(|p| p.missing == 0));
     assert!(!b.ok);
