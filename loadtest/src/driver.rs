@@ -68,6 +68,17 @@ impl LoginReport {
     }
 }
 
+/// The login phase's result.
+#[derive(Debug)]
+pub struct Logins {
+    /// The sessions bound, by user.
+    pub sessions: Vec<Session>,
+    /// Their figures.
+    pub report: LoginReport,
+    /// The login that failed and stopped the phase, described, if one did.
+    pub stopped_by: Option<String>,
+}
+
 /// A run in progress.
 #[derive(Debug)]
 pub struct Driver {
@@ -116,14 +127,19 @@ impl Driver {
         lock(&self.ledger)
     }
 
-    /// Logs in the ring's users at `rate` per second; fails on the first login that fails.
+    /// Logs in the ring's users at `rate` per second, up to the first login that fails.
+    ///
+    /// A login failing once others are bound (the server refusing logins or going away
+    /// under the storm) stops the phase, and what it measured is returned with the failure
+    /// described; one failing before any is bound is an error (nothing was measured, and a
+    /// misconfiguration, a wrong port, password or CA, fails every login).
     ///
     /// Each login is a task of its own on its user's worker runtime ([`Workers`]), which
     /// then runs that session's reader and writer, so every step of the handshake (six round
     /// trips) runs on the thread that saw its socket become ready; polled inside this task
     /// instead, every step woke this task's thread. Dropping the set on failure aborts the
     /// logins still in progress.
-    pub async fn login_all(&self, rate: f64) -> anyhow::Result<(Vec<Session>, LoginReport)> {
+    pub async fn login_all(&self, rate: f64) -> anyhow::Result<Logins> {
         self.progress.set_prefix("login");
         let n = self.ring.n;
         let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / rate.max(0.001)));
@@ -134,6 +150,7 @@ impl Driver {
         let start = Instant::now();
         let start_us = now_us();
         let mut next = 0;
+        let mut stopped_by = None;
         while sessions.len() < n as usize {
             let can_start = next < n && in_flight.len() < LOGINS_IN_FLIGHT;
             tokio::select! {
@@ -145,25 +162,44 @@ impl Driver {
                     let login = async move {
                         let t = Instant::now();
                         let s = login(i, &params, ledger, counters).await;
-                        (s, t.elapsed())
+                        (i, s, t.elapsed())
                     };
                     in_flight.spawn_on(login, self.workers.of_user(i));
                 }
                 Some(joined) = in_flight.join_next() => {
-                    let (s, took) = joined.context("a login task failed")?;
-                    sessions.push(s?);
+                    let (i, s, took) = joined.context("a login task failed")?;
+                    let s = match s {
+                        Ok(s) => s,
+                        Err(e) if sessions.is_empty() => return Err(e),
+                        Err(e) => {
+                            stopped_by = Some(format!(
+                                "the logins stopped after {} of {n} were bound: user{i}'s \
+                                 failed: {}",
+                                sessions.len(),
+                                causes(&e)
+                            ));
+                            break;
+                        }
+                    };
+                    sessions.push(s);
                     times.saturating_record(took.as_micros() as u64);
                     self.progress.set_message(format!("{}/{n} bound", sessions.len()));
                 }
             }
         }
+        // Logins still in progress after a failure end with their tasks.
+        drop(in_flight);
         sessions.sort_by_key(|s| s.index);
         let elapsed_s = start.elapsed().as_secs_f64();
-        let mut report = LoginReport::of(n, start_us, elapsed_s, &times);
+        let mut report = LoginReport::of(sessions.len() as u32, start_us, elapsed_s, &times);
         report.server_bound = self
             .server_pid
             .and_then(|pid| crate::procstat::sample(&pid.to_string()).ok());
-        Ok((sessions, report))
+        Ok(Logins {
+            sessions,
+            report,
+            stopped_by,
+        })
     }
 
     /// Stamps `stanza`, registers who must receive it, then queues it on `session`.
@@ -242,6 +278,24 @@ pub fn lock<T>(l: &Mutex<T>) -> MutexGuard<'_, T> {
     l.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// `error` and its causes, as `{:#}` gives them, but without a cause whose text the message
+/// before it already includes: the stream's error types put their source in their own
+/// message, which the chain would repeat ("read: i/o error: reset: i/o error: reset: reset").
+pub fn causes(error: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in error.chain() {
+        let cause = cause.to_string();
+        if text.contains(&cause) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&cause);
+    }
+    text
+}
+
 /// A session that could take no more stanzas: its stream had ended (the server closed it or
 /// went away), so its writer had stopped.
 #[derive(Debug, thiserror::Error)]
@@ -253,7 +307,7 @@ pub struct SessionClosed {
 
 /// Pacing ended by a call that failed.
 #[derive(Debug, thiserror::Error)]
-#[error("{error:#}")]
+#[error("{}", causes(.error))]
 pub struct Stopped {
     /// The calls that succeeded before it.
     pub calls: u64,
@@ -288,4 +342,26 @@ where
         step += 1;
     }
     Ok(step)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The chain of a failed login reads once through, not with each cause repeated.
+    #[test]
+    fn causes_already_in_the_message_are_not_repeated() {
+        let reset = std::io::Error::new(std::io::ErrorKind::ConnectionReset, "reset by peer");
+        let read = xmpp_stream::ReadError::Io(reset);
+        let login = xmpp_stream::client::ClientError::Read(read);
+        let e = anyhow::Error::new(login).context("login of user7");
+        assert_eq!(
+            format!("{e:#}"),
+            "login of user7: read: i/o error: reset by peer: i/o error: reset by peer: reset by peer"
+        );
+        assert_eq!(causes(&e), "login of user7: read: i/o error: reset by peer");
+        // A cause that adds something is kept.
+        let e = anyhow::anyhow!("no route").context("connecting to 127.0.0.1:5222");
+        assert_eq!(causes(&e), "connecting to 127.0.0.1:5222: no route");
+    }
 }

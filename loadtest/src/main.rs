@@ -203,7 +203,7 @@ async fn main() -> ExitCode {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::FAILURE,
         Err(e) => {
-            eprintln!("starling-loadtest: {e:#}");
+            eprintln!("starling-loadtest: {}", driver::causes(&e));
             ExitCode::from(2)
         }
     }
@@ -273,7 +273,11 @@ async fn run(args: Args) -> anyhow::Result<bool> {
     };
     let server_before = args
         .server_pid
-        .map(|p| procstat::sample(&p.to_string()))
+        .map(|p| {
+            procstat::sample(&p.to_string()).with_context(|| {
+                format!("reading /proc/{p} (--server-pid): is the server running?")
+            })
+        })
         .transpose()?;
     let workers = Workers::start(usize::from(args.workers))?;
     let mut driver = Driver::new(params, ring, workers);

@@ -262,7 +262,8 @@ impl Report {
             .filter(|&p| ledger.stats(p).expected > 0)
             .map(|p| summarize(p, ledger.stats(p)))
             .collect();
-        let users = outcome.login.sessions;
+        // Per session, of those bound (all of the run's users unless the logins stopped).
+        let sessions = outcome.login.sessions;
         let idle = outcome.server_idle;
         let server = server.map(|(pid, before, bound, end)| ServerCost {
             pid: Some(pid),
@@ -272,10 +273,10 @@ impl Report {
             rss_before_bytes: before.rss_bytes,
             rss_bound_bytes: bound.rss_bytes,
             bytes_per_session: (bound.rss_bytes as f64 - before.rss_bytes as f64)
-                / f64::from(users.max(1)),
+                / f64::from(sessions.max(1)),
             rss_idle_bytes: idle.map_or(0, |s| s.rss_bytes),
             idle_bytes_per_session: idle.map_or(0.0, |s| {
-                (s.rss_bytes as f64 - before.rss_bytes as f64) / f64::from(users.max(1))
+                (s.rss_bytes as f64 - before.rss_bytes as f64) / f64::from(sessions.max(1))
             }),
         });
         let (disconnects, errors) = counters;
@@ -283,7 +284,7 @@ impl Report {
             && outcome.ended_early.is_none();
         Self {
             scenario,
-            users,
+            users: ring.n,
             first_user: ring.first,
             contacts: ring.k,
             series_start_s: ledger.start_us() / 1_000_000,

@@ -86,10 +86,10 @@ pub struct Outcome {
     /// Sessions that were open when the measured phase ended (before closing).
     #[serde(skip)]
     pub sessions: Vec<Session>,
-    /// Why the run did not go as planned: a session closed while stanzas were being sent (the
-    /// server closed it or went away), so the phase stopped there; or the server process
-    /// exited before the end. The report still gives everything measured up to then, and
-    /// fails.
+    /// Why the run did not go as planned: a login failed once others were bound, or a
+    /// session closed while stanzas were being sent (the server closed it or went away), so
+    /// the phase stopped there; or the server process exited before the end. The report
+    /// still gives everything measured up to then, and fails.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ended_early: Option<String>,
     /// The server process once the initial presence settled, every session bound and idle
@@ -106,14 +106,15 @@ pub async fn run(d: &Driver, scenario: Scenario, t: Timing) -> anyhow::Result<Ou
     if scenario == Scenario::Login {
         wait_until(d, t.start_at_us, "logins").await?;
     }
-    let (sessions, login) = d.login_all(t.login_rate).await?;
+    let logins = d.login_all(t.login_rate).await?;
     let mut out = Outcome {
-        login,
+        login: logins.report,
         start_at_s: t.start_at_us.map(|us| us / 1_000_000),
-        sessions,
+        sessions: logins.sessions,
+        ended_early: logins.stopped_by,
         ..Outcome::default()
     };
-    if scenario == Scenario::Login {
+    if scenario == Scenario::Login || out.ended_early.is_some() {
         return Ok(out);
     }
     match initial_presence(d, &out.sessions, t).await {
