@@ -12,6 +12,10 @@ use crate::StreamHeader;
 /// batching cannot grow the buffer without bound.
 const HIGH_WATER: usize = 64 * 1024;
 
+/// The buffer's room when something is queued into it empty: a login's stream header and
+/// features, or a few stanzas, fit.
+const FIRST_CAPACITY: usize = 1024;
+
 /// Writes an XML stream to `W`.
 ///
 /// Everything is serialized into an internal buffer first; `flush` (and the methods that say
@@ -50,14 +54,14 @@ impl<W: AsyncWrite + Unpin> XmlWriter<W> {
     /// follow at once.
     pub async fn write_header(&mut self, header: &StreamHeader) -> std::io::Result<()> {
         self.content_ns.clone_from(&header.content_ns);
-        self.spill_alone();
+        self.ready_buf();
         push_stream_header(&mut self.buf, header);
         self.write_if_full().await
     }
 
     /// Serializes `e` into the buffer without writing anything (for batching).
     pub fn queue_element(&mut self, e: &Element) {
-        self.spill_alone();
+        self.ready_buf();
         e.write_to(&mut self.buf, &self.content_ns);
     }
 
@@ -70,14 +74,20 @@ impl<W: AsyncWrite + Unpin> XmlWriter<W> {
         if self.buf.is_empty() && self.alone.is_none() {
             self.alone = Some(xml);
         } else {
-            self.spill_alone();
+            self.ready_buf();
             self.buf.push_str(text);
         }
         Ok(())
     }
 
-    /// Moves a stanza queued alone into the buffer, for something queued after it.
-    fn spill_alone(&mut self) {
+    /// Readies the buffer for something to be queued: room for a batch at once if it has
+    /// none (it grew from nothing by doubling, four to six reallocations for a login's stream
+    /// features, and as many for every write after it, since each write gives the buffer
+    /// up), and a stanza queued alone moved into it.
+    fn ready_buf(&mut self) {
+        if self.buf.capacity() == 0 {
+            self.buf.reserve(FIRST_CAPACITY);
+        }
         if let Some(xml) = self.alone.take() {
             // UTF-8: checked when it was queued.
             if let Ok(text) = std::str::from_utf8(&xml) {
@@ -95,7 +105,7 @@ impl<W: AsyncWrite + Unpin> XmlWriter<W> {
     /// Queues `s` as is, and flushes. For whitespace keepalives (RFC 6120 §4.6.1) and for
     /// tests that need to send what an element cannot express.
     pub async fn write_raw(&mut self, s: &str) -> std::io::Result<()> {
-        self.spill_alone();
+        self.ready_buf();
         self.buf.push_str(s);
         self.flush().await
     }
@@ -116,7 +126,7 @@ impl<W: AsyncWrite + Unpin> XmlWriter<W> {
 
     /// Closes our stream with `</stream:stream>` (RFC 6120 §4.4) and flushes.
     pub async fn write_close(&mut self) -> std::io::Result<()> {
-        self.spill_alone();
+        self.ready_buf();
         self.buf.push_str("</stream:stream>");
         self.flush().await
     }

@@ -117,6 +117,31 @@ async fn a_flushed_writer_holds_no_buffer() {
     assert_eq!(written(&w).matches("<presence").count(), 20);
 }
 
+/// A stream header and features, as a login writes them, fit in the room the buffer gets
+/// at once: it is not grown step by step.
+#[tokio::test]
+async fn the_first_thing_queued_makes_room_for_a_batch_at_once() {
+    let mut w = XmlWriter::new(Vec::new(), ns::JABBER_CLIENT);
+    w.write_header(&header()).await.unwrap();
+    assert_eq!(w.buf.capacity(), FIRST_CAPACITY);
+    let mut features = Element::new("features", ns::STREAM);
+    let mut mechanisms = Element::new("mechanisms", ns::SASL);
+    for m in [
+        "SCRAM-SHA-256-PLUS",
+        "SCRAM-SHA-256",
+        "SCRAM-SHA-1-PLUS",
+        "SCRAM-SHA-1",
+    ] {
+        mechanisms.push_child(Element::new("mechanism", ns::SASL).with_text(m));
+    }
+    features.push_child(mechanisms);
+    w.queue_element(&features);
+    assert!(w.buf.len() > 400, "{}", w.buf.len());
+    assert_eq!(w.buf.capacity(), FIRST_CAPACITY, "not grown");
+    w.flush().await.unwrap();
+    assert_eq!(w.buf.capacity(), 0);
+}
+
 #[tokio::test]
 async fn a_stanza_queued_alone_is_written_from_its_own_buffer() {
     let mut w = XmlWriter::new(Vec::new(), ns::JABBER_CLIENT);
