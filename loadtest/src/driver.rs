@@ -174,9 +174,8 @@ impl Driver {
                         Err(e) => {
                             stopped_by = Some(format!(
                                 "the logins stopped after {} of {n} were bound: user{i}'s \
-                                 failed: {}",
-                                sessions.len(),
-                                causes(&e)
+                                 failed: {e:#}",
+                                sessions.len()
                             ));
                             break;
                         }
@@ -278,24 +277,6 @@ pub fn lock<T>(l: &Mutex<T>) -> MutexGuard<'_, T> {
     l.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// `error` and its causes, as `{:#}` gives them, but without a cause whose text the message
-/// before it already includes: the stream's error types put their source in their own
-/// message, which the chain would repeat ("read: i/o error: reset: i/o error: reset: reset").
-pub fn causes(error: &anyhow::Error) -> String {
-    let mut text = String::new();
-    for cause in error.chain() {
-        let cause = cause.to_string();
-        if text.contains(&cause) {
-            continue;
-        }
-        if !text.is_empty() {
-            text.push_str(": ");
-        }
-        text.push_str(&cause);
-    }
-    text
-}
-
 /// A session that could take no more stanzas: its stream had ended (the server closed it or
 /// went away), so its writer had stopped.
 #[derive(Debug, thiserror::Error)]
@@ -307,7 +288,7 @@ pub struct SessionClosed {
 
 /// Pacing ended by a call that failed.
 #[derive(Debug, thiserror::Error)]
-#[error("{}", causes(.error))]
+#[error("{error:#}")]
 pub struct Stopped {
     /// The calls that succeeded before it.
     pub calls: u64,
@@ -342,26 +323,4 @@ where
         step += 1;
     }
     Ok(step)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The chain of a failed login reads once through, not with each cause repeated.
-    #[test]
-    fn causes_already_in_the_message_are_not_repeated() {
-        let reset = std::io::Error::new(std::io::ErrorKind::ConnectionReset, "reset by peer");
-        let read = xmpp_stream::ReadError::Io(reset);
-        let login = xmpp_stream::client::ClientError::Read(read);
-        let e = anyhow::Error::new(login).context("login of user7");
-        assert_eq!(
-            format!("{e:#}"),
-            "login of user7: read: i/o error: reset by peer: i/o error: reset by peer: reset by peer"
-        );
-        assert_eq!(causes(&e), "login of user7: read: i/o error: reset by peer");
-        // A cause that adds something is kept.
-        let e = anyhow::anyhow!("no route").context("connecting to 127.0.0.1:5222");
-        assert_eq!(causes(&e), "connecting to 127.0.0.1:5222: no route");
-    }
 }

@@ -203,7 +203,7 @@ async fn main() -> ExitCode {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::FAILURE,
         Err(e) => {
-            eprintln!("starling-loadtest: {}", driver::causes(&e));
+            eprintln!("starling-loadtest: {e:#}");
             ExitCode::from(2)
         }
     }

@@ -23,7 +23,7 @@ pub enum ConvertError {
     NotUtf8,
     /// The stanza XML is not exactly one element.
     #[error("the stanza XML does not parse: {0}")]
-    Xml(#[from] XmlParseError),
+    Xml(XmlParseError),
     /// The XML is an element, but not a message, presence or IQ.
     #[error("<{name}/> in namespace '{ns}' is not a stanza")]
     NotAStanza {
@@ -94,7 +94,7 @@ pub fn stanza_of(envelope: &v1::Envelope) -> Result<Stanza, ConvertError> {
 /// The stanza `xml` holds, serialized as [`serialize`] writes it.
 pub fn stanza_of_xml(xml: &[u8]) -> Result<Stanza, ConvertError> {
     let xml = std::str::from_utf8(xml).map_err(|_| ConvertError::NotUtf8)?;
-    let element = Element::from_xml(xml, ns::JABBER_CLIENT)?;
+    let element = Element::from_xml(xml, ns::JABBER_CLIENT).map_err(ConvertError::Xml)?;
     Stanza::from_element(element).map_err(|e| ConvertError::NotAStanza {
         name: e.name().to_owned(),
         ns: e.ns().to_owned(),

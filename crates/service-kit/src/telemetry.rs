@@ -109,7 +109,7 @@ pub enum TelemetryError {
     Exporter(String),
     /// The exporter's background runtime could not be started.
     #[error("cannot start the span export runtime: {0}")]
-    Runtime(#[source] std::io::Error),
+    Runtime(std::io::Error),
     /// Flushing or shutting down the span pipeline failed or timed out; spans may be lost.
     #[error("span export: {0}")]
     Export(String),

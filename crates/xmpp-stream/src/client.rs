@@ -25,10 +25,10 @@ use crate::{ReadError, ReaderLimits, StreamEvent, StreamHeader, Transport, XmlRe
 pub enum ClientError {
     /// The transport failed.
     #[error("i/o: {0}")]
-    Io(#[from] std::io::Error),
+    Io(std::io::Error),
     /// What the server sent could not be read.
     #[error("read: {0}")]
-    Read(#[from] ReadError),
+    Read(ReadError),
     /// The server closed the stream with a stream error.
     #[error("stream error from server: {0}")]
     Stream(StreamError),
@@ -41,6 +41,20 @@ pub enum ClientError {
     /// TLS setup failed.
     #[error("tls: {0}")]
     Tls(String),
+}
+
+// The wrapped errors are said in the variants' messages, not returned as their sources
+// (ARCHITECTURE.md, "Errors").
+impl From<std::io::Error> for ClientError {
+    fn from(e: std::io::Error) -> Self {
+        ClientError::Io(e)
+    }
+}
+
+impl From<ReadError> for ClientError {
+    fn from(e: ReadError) -> Self {
+        ClientError::Read(e)
+    }
 }
 
 mod sasl2;

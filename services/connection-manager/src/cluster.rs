@@ -33,10 +33,24 @@ use self::user_channels::UserChannels;
 pub enum ClusterError {
     /// The shard did not answer or refused the call.
     #[error("roster-presence shard: {0}")]
-    Shard(#[from] tonic::Status),
+    Shard(tonic::Status),
     /// The bus did not take the subscription.
     #[error("bus: {0}")]
-    Bus(#[from] bus::BusError),
+    Bus(bus::BusError),
+}
+
+// The wrapped errors are said in the variants' messages, not returned as their sources
+// (ARCHITECTURE.md, "Errors").
+impl From<tonic::Status> for ClusterError {
+    fn from(e: tonic::Status) -> Self {
+        ClusterError::Shard(e)
+    }
+}
+
+impl From<bus::BusError> for ClusterError {
+    fn from(e: bus::BusError) -> Self {
+        ClusterError::Bus(e)
+    }
 }
 
 /// This node's clients of the shards and its bus subscriptions.

@@ -33,7 +33,7 @@ pub enum TlsError {
     },
     /// rustls refused the certificate and key.
     #[error("invalid certificate or key: {0}")]
-    Rustls(#[from] rustls::Error),
+    Rustls(rustls::Error),
 }
 
 /// Builds the server TLS configuration from PEM files: the versions and resumption cache of
@@ -65,9 +65,11 @@ pub fn server_config(
     }
     let mut config =
         ServerConfig::builder_with_provider(Arc::new(xmpp_stream::server_ordered_provider()))
-            .with_protocol_versions(&protocols)?
+            .with_protocol_versions(&protocols)
+            .map_err(TlsError::Rustls)?
             .with_no_client_auth()
-            .with_single_cert(certs, key)?;
+            .with_single_cert(certs, key)
+            .map_err(TlsError::Rustls)?;
     config.alpn_protocols = vec![ALPN_XMPP_CLIENT.to_vec()];
     // AES-128-GCM unless the client puts ChaCha20 first (see server_ordered_provider).
     config.ignore_client_order = true;
