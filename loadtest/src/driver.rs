@@ -230,7 +230,7 @@ impl Driver {
                 }
             }
         };
-        if session.ended.load(Ordering::Relaxed) || session.tx.send(stanza).await.is_err() {
+        if session.ended.load(Ordering::Acquire) || session.tx.send(stanza).await.is_err() {
             // Not sent, so not expected: what the session's end cost is counted by what was
             // sent before it and never arrived.
             let mut l = self.ledger();

@@ -191,8 +191,10 @@ impl ReadLoop {
     }
 
     fn disconnected(&self) {
-        self.ended.store(true, Ordering::Relaxed);
+        // Counted before it is marked (released to the sender's acquiring load), so that a
+        // run that stops at this session reports its end.
         self.counters.disconnects.fetch_add(1, Ordering::Relaxed);
+        self.ended.store(true, Ordering::Release);
     }
 
     /// Matches one stanza.
