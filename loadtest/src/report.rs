@@ -160,7 +160,8 @@ pub struct ServerCost {
 pub struct Report {
     /// The scenario run.
     pub scenario: Scenario,
-    /// Users (sessions).
+    /// The run's users, one session each (fewer were bound if the logins stopped early:
+    /// `outcome.login.sessions`).
     pub users: u32,
     /// The first user of the run's partition: its users were user{first_user} onwards.
     #[serde(default)]

@@ -242,15 +242,11 @@ pub(crate) fn random_id() -> String {
             .unwrap_or_default();
         bytes[..12].copy_from_slice(&nanos.to_le_bytes()[..12]);
     }
-    // In hex, into one allocation: formatting each byte made a string per byte, 24 per
+    // The 96 bits as one number in hex, one string: a string formatted per byte was 24 per
     // login (two stream headers), about 1% of the server's CPU in a login storm.
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut id = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        id.push(char::from(HEX[usize::from(b >> 4)]));
-        id.push(char::from(HEX[usize::from(b & 0x0f)]));
-    }
-    id
+    let mut wide = [0u8; 16];
+    wide[4..].copy_from_slice(&bytes);
+    format!("{:024x}", u128::from_be_bytes(wide))
 }
 
 #[cfg(test)]
